@@ -1,0 +1,91 @@
+# Two commands matter: `make run` (install, build, train if needed, start the bot) and
+# `make test` (install, build, train if needed, run every check). See README.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3.10
+VENV ?= .venv
+BIN := $(VENV)/bin
+RASA := $(BIN)/rasa
+SPACY_DIR := build/spacy_uk
+MODEL := models/triage.tar.gz
+# The smallest max_history of the policies in config.yml.
+MAX_HISTORY := 5
+
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
+export PYTHONHASHSEED ?= 0
+
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPACY_DIR)/meta.json
+
+.PHONY: help install spacy train run shell actions test lint typecheck test-actions validate \
+        test-stories test-e2e clean
+
+help:
+	@echo "make run    install, build, train if needed, and start the bot"
+	@echo "make test   install, build, train if needed, and run every test"
+	@echo "make shell  talk to the bot in the terminal"
+	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-stories test-e2e clean"
+
+# --- Build --------------------------------------------------------------------------------
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found. Rasa 3.6 needs Python 3.10: install it (pyenv reads .python-version) or pass PYTHON=/path/to/python3.10"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==24.3.1
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+spacy: $(SPACY_DIR)/meta.json
+
+$(SPACY_DIR)/meta.json: scripts/build_spacy_pipeline.py content/uk_places.yml $(VENV)/.installed
+	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_DIR)
+
+train: $(MODEL)
+
+# Trains only when the model is missing or older than config, domain, data or the spaCy pipeline.
+$(MODEL): $(TRAINING_INPUTS) $(VENV)/.installed
+	$(RASA) train --fixed-model-name triage --out models
+	touch $@
+
+# --- Run ----------------------------------------------------------------------------------
+
+run: $(MODEL)
+	$(BIN)/python scripts/serve.py
+
+actions: $(VENV)/.installed
+	SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions
+
+shell: $(MODEL)
+	@SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions >build/actions-shell.log 2>&1 & \
+	  pid=$$!; trap "kill $$pid" EXIT; $(RASA) shell --model $(MODEL)
+
+# --- Test ---------------------------------------------------------------------------------
+
+test: lint typecheck test-actions validate test-stories test-e2e
+	@echo "All tests passed."
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check actions scripts tests
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy actions scripts tests
+
+test-actions: $(VENV)/.installed
+	$(BIN)/pytest -m "not e2e"
+
+validate: $(VENV)/.installed $(SPACY_DIR)/meta.json
+	$(RASA) data validate --fail-on-warnings --max-history $(MAX_HISTORY)
+
+test-stories: $(MODEL)
+	$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors \
+	  --out results/stories --no-plot
+
+test-e2e: $(MODEL)
+	$(BIN)/pytest -m e2e
+
+clean:
+	rm -rf build models results .rasa .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,84 @@
+"""Resource lists: the seed page's categories, served as short lists of titled links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.catalogue import Catalogue, Entry, default_catalogue
+
+PAGE_SIZE = 5
+MORE_INTENT = "more_resources"
+
+FORMAT_LABELS = {"pdf": "PDF", "doc": "Word document", "docx": "Word document"}
+
+
+def describe(entry: Entry) -> str:
+    """One message per link: title (and file type), a one-line description, then the link."""
+    kind = FORMAT_LABELS.get(entry.format or "")
+    title = f"{entry.title} ({kind})" if kind else entry.title
+    return f"{title}\n{entry.description}\n{entry.url}"
+
+
+def closing_buttons(has_more: bool) -> list[dict[str, str]]:
+    buttons = [{"title": "More", "payload": f"/{MORE_INTENT}"}] if has_more else []
+    return buttons + [
+        {"title": "Other resources", "payload": "/ask_resources"},
+        {"title": "Talk to a person", "payload": "/talk_to_person"},
+        {"title": "Start again", "payload": "/restart"},
+    ]
+
+
+class ActionShowResources(Action):
+    """Shows up to five links of the chosen category; "More" shows the next five."""
+
+    def __init__(self, catalogue: Catalogue | None = None) -> None:
+        self._catalogue = catalogue
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self._catalogue or default_catalogue()
+
+    def name(self) -> str:
+        return "action_show_resources"
+
+    def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[EventType]:
+        category_id = tracker.get_slot("resource_category")
+        category = self.catalogue.categories.get(category_id or "")
+        if category is None:
+            dispatcher.utter_message(response="utter_ask_resource_category")
+            return []
+
+        asked_for_more = tracker.get_intent_of_latest_message() == MORE_INTENT
+        start = int(tracker.get_slot("resource_shown") or 0) if asked_for_more else 0
+        entries = [e for e in self.catalogue.in_category(category.id) if e.url]
+        page = entries[start : start + PAGE_SIZE]
+        end = start + len(page)
+
+        if not page:
+            dispatcher.utter_message(
+                text=f"That is all the links in {category.label}.",
+                buttons=closing_buttons(has_more=False),
+            )
+            return [SlotSet("resource_shown", float(end))]
+
+        if start == 0:
+            dispatcher.utter_message(text=f"{category.label}: {category.intro}")
+        for entry in page:
+            dispatcher.utter_message(text=describe(entry))
+        total = len(entries)
+        closing = (
+            f"Showing {start + 1} to {end} of {total}."
+            if total > PAGE_SIZE
+            else "What would you like to do next?"
+        )
+        dispatcher.utter_message(text=closing, buttons=closing_buttons(has_more=end < total))
+        return [SlotSet("resource_shown", float(end))]

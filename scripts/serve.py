@@ -1,0 +1,182 @@
+"""Start the action server and Rasa, wait until both answer, print the URLs, and stop both
+on Ctrl-C or SIGTERM. `make run` uses it, and so do the end-to-end tests.
+
+Environment: RASA_PORT (5005), ACTIONS_PORT (5055), RASA_INTERFACE (127.0.0.1), MODEL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEFAULT_MODEL = ROOT / "models" / "triage.tar.gz"
+READY_TIMEOUT = 180.0
+
+
+def _quiet_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    return env
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+class BotServers:
+    """The action server and the Rasa server, as child processes."""
+
+    def __init__(
+        self,
+        rasa_port: int = 5005,
+        actions_port: int = 5055,
+        interface: str = "127.0.0.1",
+        model: Path = DEFAULT_MODEL,
+        log: IO[str] | None = None,
+        workdir: Path = ROOT / "build",
+    ) -> None:
+        self.rasa_port = rasa_port
+        self.actions_port = actions_port
+        self.interface = interface
+        self.model = model
+        self.log = log
+        self.workdir = workdir
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://localhost:{self.rasa_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.rasa_url}/webhooks/rest/webhook"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://localhost:{self.actions_port}"
+
+    def _endpoints_file(self) -> Path:
+        """endpoints.yml with the action server's port, so any port can be used."""
+        text = (ROOT / "endpoints.yml").read_text(encoding="utf-8")
+        text = text.replace("localhost:5055", f"localhost:{self.actions_port}")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path = self.workdir / f"endpoints.{self.rasa_port}.yml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def _spawn(self, args: list[str], env: dict[str, str]) -> None:
+        out = self.log if self.log is not None else None
+        self.processes.append(
+            subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        )
+
+    def start_actions(self) -> None:
+        env = _quiet_env()
+        env["SANIC_HOST"] = "127.0.0.1"  # the action server is never exposed
+        self._spawn(
+            [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+             "--port", str(self.actions_port)],
+            env,
+        )
+
+    def start_rasa(self) -> None:
+        if not self.model.exists():
+            raise SystemExit(f"No trained model at {self.model}: run `make train` first.")
+        self._spawn(
+            [str(BIN / "rasa"), "run", "--model", str(self.model),
+             "--port", str(self.rasa_port), "--interface", self.interface,
+             "--endpoints", str(self._endpoints_file()),
+             "--credentials", str(ROOT / "credentials.yml")],
+            _quiet_env(),
+        )
+
+    def start(self) -> None:
+        self.start_actions()
+        self.start_rasa()
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {f"{self.actions_url}/health", f"{self.rasa_url}/webhooks/rest/"}
+        while pending:
+            if any(p.poll() is not None for p in self.processes):
+                self.stop()
+                raise RuntimeError("a server exited while starting; see its log above")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"servers not ready after {timeout:.0f} s: {sorted(pending)}")
+            pending = {url for url in pending if not _answers(url)}
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> BotServers:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    servers = BotServers(
+        rasa_port=int(os.environ.get("RASA_PORT", "5005")),
+        actions_port=int(os.environ.get("ACTIONS_PORT", "5055")),
+        interface=os.environ.get("RASA_INTERFACE", "127.0.0.1"),
+        model=Path(os.environ.get("MODEL", str(DEFAULT_MODEL))),
+    )
+
+    def shut_down(signum: int, _frame: FrameType | None) -> None:
+        print(f"\nStopping (signal {signum})...", flush=True)
+        servers.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, shut_down)
+    signal.signal(signal.SIGTERM, shut_down)
+    print("Starting the action server and Rasa (the model takes a few seconds to load)...",
+          flush=True)
+    servers.start()
+    print(
+        "\nThe triage bot is running.\n"
+        f"  REST webhook:  {servers.webhook_url}\n"
+        f"  Action server: {servers.actions_url} (loopback only)\n"
+        "Try:\n"
+        f"  curl -s -X POST {servers.webhook_url} -H 'Content-Type: application/json' \\\n"
+        "       -d '{\"sender\": \"try-1\", \"message\": \"hello\"}'\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    while all(p.poll() is None for p in servers.processes):
+        time.sleep(1)
+    print("A server stopped unexpectedly; stopping the other.", file=sys.stderr)
+    servers.stop()
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
