@@ -16,6 +16,8 @@ MAX_HISTORY := 5
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export PYTHONHASHSEED ?= 0
+# No telemetry or crash reports leave the machine (Rasa otherwise reports errors to Sentry).
+export RASA_TELEMETRY_ENABLED ?= false
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPACY_DIR)/meta.json
 

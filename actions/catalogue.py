@@ -8,6 +8,7 @@ failing in the middle of someone's conversation.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +18,8 @@ from typing import Any, Iterable
 import yaml
 
 CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "content" / "catalogue.yml"
+# Set to try a changed catalogue without replacing the real one.
+CATALOGUE_ENV = "TRIAGE_CATALOGUE"
 
 CATEGORIES = (
     "emergency",
@@ -192,7 +195,9 @@ def _parse_categories(raw: Any, entries: tuple[Entry, ...]) -> dict[str, Categor
     return categories
 
 
-def load_catalogue(path: Path = CATALOGUE_PATH) -> Catalogue:
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    if path is None:
+        path = Path(os.environ.get(CATALOGUE_ENV) or CATALOGUE_PATH)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:

@@ -57,7 +57,10 @@ class ActionShowResources(Action):
             dispatcher.utter_message(response="utter_ask_resource_category")
             return []
 
-        asked_for_more = tracker.get_intent_of_latest_message() == MORE_INTENT
+        # The intent itself, not the ranking (get_intent_of_latest_message reads the ranking,
+        # which a message may lack).
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        asked_for_more = intent == MORE_INTENT
         start = int(tracker.get_slot("resource_shown") or 0) if asked_for_more else 0
         entries = [e for e in self.catalogue.in_category(category.id) if e.url]
         page = entries[start : start + PAGE_SIZE]

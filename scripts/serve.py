@@ -23,8 +23,9 @@ DEFAULT_MODEL = ROOT / "models" / "triage.tar.gz"
 READY_TIMEOUT = 180.0
 
 
-def _quiet_env() -> dict[str, str]:
+def _server_env() -> dict[str, str]:
     env = dict(os.environ)
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no telemetry or crash reports leave
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     return env
@@ -86,7 +87,7 @@ class BotServers:
         )
 
     def start_actions(self) -> None:
-        env = _quiet_env()
+        env = _server_env()
         env["SANIC_HOST"] = "127.0.0.1"  # the action server is never exposed
         self._spawn(
             [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
@@ -102,7 +103,7 @@ class BotServers:
              "--port", str(self.rasa_port), "--interface", self.interface,
              "--endpoints", str(self._endpoints_file()),
              "--credentials", str(ROOT / "credentials.yml")],
-            _quiet_env(),
+            _server_env(),
         )
 
     def start(self) -> None:

@@ -1,0 +1,123 @@
+"""Whole conversations with the real Rasa and action servers, over the REST webhook."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.catalogue import default_catalogue
+from actions.resources import PAGE_SIZE
+from tests.e2e.conftest import Chat
+
+pytestmark = pytest.mark.e2e
+
+EMERGENCY_FIRST_LINE = "Call 999 now and ask for the police."
+
+
+def joined(texts: list[str]) -> str:
+    return "\n".join(texts)
+
+
+def test_danger_clicked_in_the_triage_shows_999_first(chat: Chat) -> None:
+    welcome = chat.texts("hi")
+    assert "Who is this about?" in welcome
+    assert chat.texts("/report_other") == ["Is anyone in danger right now?"]
+    answer = chat.texts("/affirm")
+    assert answer[0] == EMERGENCY_FIRST_LINE
+    assert "press 55" in joined(answer)
+    assert "18000" in joined(answer)
+    assert "08000 121 700" in answer[-1]
+
+
+def test_danger_typed_as_the_first_message_shows_999_at_once(chat: Chat) -> None:
+    answer = chat.texts("please help he's got a knife and he's hitting her now")
+    assert answer[0] == EMERGENCY_FIRST_LINE
+
+
+def test_danger_typed_in_the_middle_of_the_triage_interrupts_it(chat: Chat) -> None:
+    chat.texts("hello")
+    answer = chat.texts("they locked us in and i cant get out")
+    assert answer[0] == EMERGENCY_FIRST_LINE
+    # Once safe, the bot carries on: it asks who this is about, then the danger question.
+    after = chat.texts("/safe_now")
+    assert "Who is this about?" in after
+    assert chat.texts("/report_self") == ["Is anyone in danger right now?"]
+
+
+def test_worried_about_someone_no_danger_gets_the_helpline_and_101(chat: Chat) -> None:
+    first = chat.texts("i think the lads at the car wash on my road are being kept there")
+    assert first[-1] == "Is anyone in danger right now?"  # who was understood, not asked
+    answer = joined(chat.texts("no"))
+    assert "08000 121 700" in answer
+    assert "101" in answer and "18001 101" in answer
+    assert "do not confront" in answer
+    assert "call 999" in answer
+
+
+def test_not_sure_gets_the_999_advice_and_the_helpline(chat: Chat) -> None:
+    chat.texts("my boss has my passport and I can't leave")
+    answer = chat.texts("im not sure")
+    assert answer[0] == EMERGENCY_FIRST_LINE
+    assert "press 55" in answer[1]
+    text = joined(answer)
+    assert "08000 121 700" in text
+    assert "0800 808 3733" in text  # the Salvation Army line for adult victims
+
+
+def test_a_professional_gets_nrm_information_with_its_source(chat: Chat) -> None:
+    chat.texts("I'm a nurse, a patient might be trafficked, what do I do")
+    answer = joined(chat.texts("no one is in danger right now"))
+    assert "First Responder Organisations" in answer
+    assert "Duty to Notify" in answer
+    assert "Children under 18 are always referred" in answer
+    assert "https://www.gov.uk/guidance/report-modern-slavery-as-a-first-responder" in answer
+
+
+@pytest.mark.parametrize(
+    ("payload", "category"),
+    [
+        ("/resource_care_pathways", "victim_care_pathways"),
+        ("/resource_legal", "legal_support"),
+        ("/resource_survivor_support", "support_for_survivors"),
+        ("/resource_services_map", "survivor_services_map"),
+    ],
+)
+def test_each_resource_category_lists_catalogue_links(
+    chat: Chat, payload: str, category: str
+) -> None:
+    menu = chat.say("/ask_resources")
+    assert [b["payload"] for b in menu[0]["buttons"]][:4] == [
+        "/resource_care_pathways", "/resource_legal",
+        "/resource_survivor_support", "/resource_services_map",
+    ]
+    answer = joined(chat.texts(payload))
+    links = [e for e in default_catalogue().in_category(category) if e.url]
+    for entry in links[:PAGE_SIZE]:
+        assert entry.url in answer and entry.title in answer
+
+
+def test_more_shows_the_rest_of_a_long_list(chat: Chat) -> None:
+    chat.texts("/ask_resources")
+    chat.texts("victim care pathways please")
+    rest = joined(chat.texts("show me more"))
+    links = [e for e in default_catalogue().in_category("victim_care_pathways") if e.url]
+    for entry in links[PAGE_SIZE : 2 * PAGE_SIZE]:
+        assert entry.url in rest
+
+
+def test_start_again_and_goodbye_work_at_any_point(chat: Chat) -> None:
+    chat.texts("hello")
+    chat.texts("/report_other")
+    assert chat.texts("start again") == ["Let's start again. Who is this about?"]
+    assert chat.texts("/report_self")[-1] == "Is anyone in danger right now?"
+    bye = joined(chat.texts("ok bye"))
+    assert "999" in bye and "08000 121 700" in bye
+
+
+def test_a_question_in_the_middle_of_the_triage_is_answered_then_the_triage_goes_on(
+    chat: Chat,
+) -> None:
+    chat.texts("hi")
+    chat.texts("/practitioner")
+    answer = chat.texts("what is the nrm?")
+    assert "National Referral Mechanism" in answer[0]
+    assert answer[-1] == "Is anyone in danger right now?"

@@ -1,0 +1,66 @@
+"""Shared pieces for the tests: real rasa_sdk Trackers, the domain, and text scanning."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa_sdk import Tracker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A run of digits, possibly in space-separated groups (as UK numbers are written), of three or
+# more digits in all, not followed by "%" ("100%" is not a phone number).
+_NUMBER_RUN = re.compile(r"(?<![\d%])\d+(?: \d+)*(?![\d%])")
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def load_yaml(relative: str) -> Any:
+    return yaml.safe_load((ROOT / relative).read_text(encoding="utf-8"))
+
+
+def domain() -> dict[str, Any]:
+    return dict(load_yaml("domain.yml"))
+
+
+def response_texts() -> dict[str, list[str]]:
+    """Every text of every response in domain.yml, by response name."""
+    return {
+        name: [variant["text"] for variant in variants if "text" in variant]
+        for name, variants in domain()["responses"].items()
+    }
+
+
+def phone_numbers_in(text: str) -> set[str]:
+    return {run for run in _NUMBER_RUN.findall(text) if len(run.replace(" ", "")) >= 3}
+
+
+def urls_in(text: str) -> set[str]:
+    return {url.rstrip(".,;:)") for url in _URL.findall(text)}
+
+
+def make_tracker(
+    slots: dict[str, Any] | None = None,
+    intent: str | None = None,
+    text: str = "",
+) -> Tracker:
+    """A real rasa_sdk Tracker, as the action server builds it from Rasa's request."""
+    latest_message: dict[str, Any] = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 1.0} if intent else {},
+        "intent_ranking": [{"name": intent, "confidence": 1.0}] if intent else [],
+        "entities": [],
+    }
+    return Tracker(
+        sender_id=str(uuid.uuid4()),
+        slots=slots or {},
+        latest_message=latest_message,
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )

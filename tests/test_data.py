@@ -1,0 +1,57 @@
+"""Training data and buttons: enough examples per intent, and every button leads somewhere."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tests.helpers import ROOT, domain, load_yaml
+
+MIN_EXAMPLES = 30
+# Rasa's own intents that the bot also trains on.
+DEFAULT_INTENTS = {"restart"}
+
+
+def examples_by_intent() -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for block in load_yaml(str(path.relative_to(ROOT)))["nlu"]:
+            if "intent" in block:
+                lines = [x for x in block["examples"].splitlines() if x.strip().startswith("- ")]
+                counts[block["intent"]] += len(lines)
+    return counts
+
+
+def test_every_intent_has_enough_realistic_examples() -> None:
+    counts = examples_by_intent()
+    intents = set(domain()["intents"]) | DEFAULT_INTENTS
+    assert set(counts) == intents
+    thin = {intent: n for intent, n in counts.items() if n < MIN_EXAMPLES}
+    assert not thin, f"intents with fewer than {MIN_EXAMPLES} examples: {thin}"
+
+
+def test_every_button_names_an_intent_the_bot_knows() -> None:
+    intents = set(domain()["intents"]) | DEFAULT_INTENTS
+    for name, variants in domain()["responses"].items():
+        for variant in variants:
+            for button in variant.get("buttons", []):
+                assert button["payload"].startswith("/"), (name, button)
+                assert button["payload"][1:] in intents, (name, button)
+
+
+def test_every_button_label_is_also_a_training_example_of_its_intent() -> None:
+    """A click and the same words typed land in the same place."""
+    examples: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for block in load_yaml(str(path.relative_to(ROOT)))["nlu"]:
+            lines = block["examples"].splitlines()
+            texts = {x.strip()[2:].strip().lower() for x in lines if x.strip().startswith("- ")}
+            examples.setdefault(block["intent"], set()).update(texts)
+    for name, variants in domain()["responses"].items():
+        for variant in variants:
+            for button in variant.get("buttons", []):
+                intent = button["payload"][1:]
+                label = button["title"].lower()
+                if intent == "affirm":  # "Yes, someone is in danger now" is taught as emergency
+                    assert label in examples["emergency"], (name, label)
+                    continue
+                assert label in examples[intent], (name, label)
