@@ -9,11 +9,10 @@ Usage: python scripts/build_spacy_pipeline.py [OUTPUT_DIR]   (default: build/spa
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
-
-import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # thinc imports TensorFlow when present
 
