@@ -66,8 +66,9 @@ def test_every_link_in_the_responses_is_in_the_catalogue() -> None:
 
 def test_the_emergency_answer_is_static_and_says_999_first() -> None:
     texts = response_texts()
-    assert texts["utter_emergency_call"] == ["Call 999 now and ask for the police."]
-    assert "55" in texts["utter_emergency_silent"][0]
+    call = texts["utter_emergency_call"][0]
+    assert call.startswith("Call 999 now and ask for the police.")
+    assert "press 55" in call
     deaf = texts["utter_emergency_deaf"][0]
     assert "999 BSL" in deaf and "18000" in deaf and "emergencySMS" in deaf
     for rule_file in ("data/rules/safety.yml", "data/rules/triage.yml"):

@@ -55,3 +55,20 @@ def test_every_button_label_is_also_a_training_example_of_its_intent() -> None:
                     assert label in examples["emergency"], (name, label)
                     continue
                 assert label in examples[intent], (name, label)
+
+
+def test_no_turn_needs_more_actions_than_rasa_allows() -> None:
+    """Rasa stops after 10 actions in a turn (action_extract_slots included) and the rest of
+    the answer is lost, so every rule and story must stay below that."""
+    limit = 10
+    for folder in ("rules", "stories"):
+        for path in sorted((ROOT / "data" / folder).glob("*.yml")):
+            document = load_yaml(str(path.relative_to(ROOT)))
+            for item in document.get(folder, []):
+                run = 1  # a rule that starts mid-turn still follows action_extract_slots
+                for step in item["steps"]:
+                    if "intent" in step or "or" in step:
+                        run = 1  # action_extract_slots
+                    elif "action" in step:
+                        run += 1
+                        assert run < limit, f"{path.name}: {item.get('rule') or item['story']}"

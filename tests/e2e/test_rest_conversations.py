@@ -10,7 +10,10 @@ from tests.e2e.conftest import Chat
 
 pytestmark = pytest.mark.e2e
 
-EMERGENCY_FIRST_LINE = "Call 999 now and ask for the police."
+EMERGENCY_FIRST_LINE = (
+    "Call 999 now and ask for the police. Can't speak? Call 999 from a mobile, listen, then "
+    "press 55 when asked (the Silent Solution). If you can say one thing, say where you are."
+)
 
 
 def joined(texts: list[str]) -> str:
@@ -57,7 +60,6 @@ def test_not_sure_gets_the_999_advice_and_the_helpline(chat: Chat) -> None:
     chat.texts("my boss has my passport and I can't leave")
     answer = chat.texts("im not sure")
     assert answer[0] == EMERGENCY_FIRST_LINE
-    assert "press 55" in answer[1]
     text = joined(answer)
     assert "08000 121 700" in text
     assert "0800 808 3733" in text  # the Salvation Army line for adult victims
