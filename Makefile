@@ -18,6 +18,8 @@ export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export PYTHONHASHSEED ?= 0
 # No telemetry or crash reports leave the machine (Rasa otherwise reports errors to Sentry).
 export RASA_TELEMETRY_ENABLED ?= false
+# Rasa's dependencies print many deprecation warnings that say nothing about this project.
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPACY_DIR)/meta.json
 
@@ -83,7 +85,7 @@ validate: $(VENV)/.installed $(SPACY_DIR)/meta.json
 	$(RASA) data validate --fail-on-warnings --max-history $(MAX_HISTORY)
 
 test-stories: $(MODEL)
-	$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors \
+	$(RASA) test core --e2e --model $(MODEL) --stories tests/ --fail-on-prediction-errors \
 	  --out results/stories --no-plot
 
 test-e2e: $(MODEL)
