@@ -24,12 +24,13 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPACY_DIR)/meta.json
 
 .PHONY: help install spacy train run shell actions test lint typecheck test-actions validate \
-        test-stories test-e2e clean
+        test-stories test-e2e check-links clean
 
 help:
 	@echo "make run    install, build, train if needed, and start the bot"
 	@echo "make test   install, build, train if needed, and run every test"
 	@echo "make shell  talk to the bot in the terminal"
+	@echo "make check-links  report dead or moved links in content/catalogue.yml"
 	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-stories test-e2e clean"
 
 # --- Build --------------------------------------------------------------------------------
@@ -90,6 +91,10 @@ test-stories: $(MODEL)
 
 test-e2e: $(MODEL)
 	$(BIN)/pytest -m e2e
+
+# Reports catalogue links that are dead or have moved (needs the internet).
+check-links: $(VENV)/.installed
+	$(BIN)/python scripts/check_links.py
 
 clean:
 	rm -rf build models results .rasa .pytest_cache .mypy_cache .ruff_cache

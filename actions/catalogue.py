@@ -49,6 +49,9 @@ _PHONE = re.compile(r"^\d+( \d+)*$")
 _URL = re.compile(r"^https://[^\s/$.?#][^\s]*$")
 _REQUIRED = ("id", "title", "description", "category", "audience", "nations", "source",
              "verified", "last_reviewed")
+_OPTIONAL = ("url", "phone", "format", "toolkit_id", "note")
+FORMATS = ("pdf", "doc", "docx", "web")
+MAX_DESCRIPTION = 140  # one line on a phone screen
 
 
 class CatalogueError(ValueError):
@@ -101,6 +104,12 @@ class Catalogue:
         chosen = [e for e in self.entries if e.category == category]
         return sorted(chosen, key=lambda e: (not e.verified, e.title.lower()))
 
+    def links_to_serve(self, category: str) -> list[Entry]:
+        """The links a user is shown: unverified ones only when nothing verified exists."""
+        links = [e for e in self.in_category(category) if e.url]
+        verified = [e for e in links if e.verified]
+        return verified or links
+
     def phones(self) -> set[str]:
         return {e.phone for e in self.entries if e.phone}
 
@@ -129,6 +138,9 @@ def _parse_entry(raw: Any, position: int) -> Entry:
     missing = [key for key in _REQUIRED if key not in raw]
     if missing:
         raise _fail(entry_id, f"missing {missing}")
+    unknown_keys = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown_keys:
+        raise _fail(entry_id, f"unknown keys {unknown_keys} (a typo?)")
     if not _ID.match(entry_id):
         raise _fail(entry_id, "id must be lowercase letters, digits and hyphens")
     if raw["category"] not in CATEGORIES:
@@ -149,6 +161,10 @@ def _parse_entry(raw: Any, position: int) -> Entry:
     for field in ("title", "description", "source"):
         if not isinstance(raw[field], str) or not raw[field].strip():
             raise _fail(entry_id, f"{field} must be non-empty text")
+    if len(raw["description"]) > MAX_DESCRIPTION:
+        raise _fail(entry_id, f"description is longer than {MAX_DESCRIPTION} characters")
+    if raw.get("format") is not None and raw["format"] not in FORMATS:
+        raise _fail(entry_id, f"unknown format {raw['format']!r}; allowed: {list(FORMATS)}")
     return Entry(
         id=entry_id,
         title=raw["title"].strip(),

@@ -13,6 +13,7 @@ from actions.catalogue import Catalogue, Entry, default_catalogue
 PAGE_SIZE = 5
 MORE_INTENT = "more_resources"
 
+UNVERIFIED_NOTE = "We could not check recently that this link still works."
 FORMAT_LABELS = {"pdf": "PDF", "doc": "Word document", "docx": "Word document"}
 
 
@@ -20,7 +21,8 @@ def describe(entry: Entry) -> str:
     """One message per link: title (and file type), a one-line description, then the link."""
     kind = FORMAT_LABELS.get(entry.format or "")
     title = f"{entry.title} ({kind})" if kind else entry.title
-    return f"{title}\n{entry.description}\n{entry.url}"
+    caution = "" if entry.verified else f"\n{UNVERIFIED_NOTE}"
+    return f"{title}\n{entry.description}{caution}\n{entry.url}"
 
 
 def closing_buttons(has_more: bool) -> list[dict[str, str]]:
@@ -62,7 +64,7 @@ class ActionShowResources(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         asked_for_more = intent == MORE_INTENT
         start = int(tracker.get_slot("resource_shown") or 0) if asked_for_more else 0
-        entries = [e for e in self.catalogue.in_category(category.id) if e.url]
+        entries = self.catalogue.links_to_serve(category.id)
         page = entries[start : start + PAGE_SIZE]
         end = start + len(page)
 

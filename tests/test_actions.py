@@ -34,7 +34,7 @@ def payloads(message: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(("intent", "category"), sorted(CATEGORY_INTENTS.items()))
 def test_each_category_shows_its_first_links_from_the_catalogue(intent: str, category: str) -> None:
     messages, events = run_resources({"resource_category": category}, intent)
-    links = [e for e in default_catalogue().in_category(category) if e.url]
+    links = default_catalogue().links_to_serve(category)
     expected = links[:PAGE_SIZE]
     label = default_catalogue().categories[category].label
 
@@ -53,7 +53,7 @@ def test_each_category_shows_its_first_links_from_the_catalogue(intent: str, cat
 
 def test_more_shows_the_next_links_and_then_says_the_list_is_done() -> None:
     category = "victim_care_pathways"
-    links = [e for e in default_catalogue().in_category(category) if e.url]
+    links = default_catalogue().links_to_serve(category)
     assert len(links) > PAGE_SIZE  # the seed page lists more than one page of these
 
     messages, events = run_resources(
@@ -105,3 +105,27 @@ def test_reset_triage_clears_only_the_danger_answer() -> None:
     events = ActionResetTriage().run(dispatcher, tracker, domain())
     assert events == [SlotSet("danger", None)]
     assert dispatcher.messages == []
+
+
+def test_an_unchecked_link_is_served_only_when_nothing_checked_exists_and_says_so() -> None:
+    from actions.catalogue import Catalogue, parse_catalogue
+    from actions.resources import UNVERIFIED_NOTE
+    from tests.helpers import load_yaml
+
+    document = load_yaml("content/catalogue.yml")
+    legal = [e for e in document["entries"] if e["category"] == "legal_support"]
+    legal[0]["verified"] = False
+    catalogue: Catalogue = parse_catalogue(document)
+    served = catalogue.links_to_serve("legal_support")
+    assert legal[0]["id"] not in {e.id for e in served}
+    assert served and all(e.verified for e in served)
+
+    # When every link of a category is unchecked, they are served, each with a plain warning.
+    for entry in document["entries"]:
+        if entry["category"] == "survivor_services_map":
+            entry["verified"] = False
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({"resource_category": "survivor_services_map"}, "resource_services_map")
+    ActionShowResources(parse_catalogue(document)).run(dispatcher, tracker, domain())
+    links = [m["text"] for m in dispatcher.messages if "\nhttps://" in m["text"]]
+    assert links and all(UNVERIFIED_NOTE in text for text in links)

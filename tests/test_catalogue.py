@@ -89,6 +89,9 @@ def test_every_live_link_of_the_seed_page_is_in_the_catalogue() -> None:
         ({"verified": "yes"}, "verified must be true or false"),
         ({"id": "Bad Id"}, "id must be lowercase"),
         ({"description": "  "}, "description must be non-empty"),
+        ({"description": "word " * 40}, "description is longer than 140"),
+        ({"verfied": True}, "unknown keys ['verfied']"),
+        ({"format": "exe"}, "unknown format"),
     ],
 )
 def test_a_malformed_entry_is_refused_naming_it(change: dict[str, Any], message: str) -> None:
