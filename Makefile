@@ -46,7 +46,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 
 spacy: $(SPACY_DIR)/meta.json
 
-$(SPACY_DIR)/meta.json: scripts/build_spacy_pipeline.py content/uk_places.yml $(VENV)/.installed
+$(SPACY_DIR)/meta.json: scripts/build_spacy_pipeline.py data/nlu/places.yml $(VENV)/.installed
 	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_DIR)
 
 train: $(MODEL)

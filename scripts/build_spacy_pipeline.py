@@ -2,7 +2,7 @@
 
 spaCy's English models download from GitHub, which these machines cannot reach, so the
 pipeline is made here from parts on PyPI: a blank English tokenizer, the lookup lemmatizer
-from spacy-lookups-data, and an entity ruler for UK places (content/uk_places.yml).
+from spacy-lookups-data, and an entity ruler for UK places (the synonyms in data/nlu/places.yml).
 
 Usage: python scripts/build_spacy_pipeline.py [OUTPUT_DIR]   (default: build/spacy_uk)
 """
@@ -20,9 +20,22 @@ import spacy  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACES_FILE = ROOT / "content" / "uk_places.yml"
+PLACES_FILE = ROOT / "data" / "nlu" / "places.yml"
 DEFAULT_OUTPUT = ROOT / "build" / "spacy_uk"
 PLACE_LABEL = "uk_place"
+
+
+def read_places(path: Path = PLACES_FILE) -> dict[str, list[str]]:
+    """Nation -> place names, from the Rasa synonyms file; the nation's own name included."""
+    places: dict[str, list[str]] = {}
+    for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+        if "synonym" in block:
+            names = [line.strip()[2:].strip() for line in block["examples"].splitlines()
+                     if line.strip().startswith("- ")]
+            nation = block["synonym"]
+            own_name = nation.replace("_", " ")
+            places[nation] = ([] if own_name in names else [own_name]) + names
+    return places
 
 
 def place_patterns(places: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -42,8 +55,7 @@ def build(output: Path) -> None:
     # initialize() loads the lemma tables from spacy-lookups-data (to_disk() stores them, so
     # the built pipeline no longer needs that package) and empties the ruler: patterns go after.
     nlp.initialize()
-    places = yaml.safe_load(PLACES_FILE.read_text(encoding="utf-8"))
-    ruler.add_patterns(place_patterns(places))  # type: ignore[attr-defined]
+    ruler.add_patterns(place_patterns(read_places()))  # type: ignore[attr-defined]
     nlp.meta["name"] = "spacy_uk"
     nlp.meta["version"] = "1.0.0"
     nlp.meta["description"] = "Blank English + lookup lemmatizer + UK place entity ruler"

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # A run of digits, possibly in space-separated groups (as UK numbers are written), of three or
 # more digits in all, not followed by "%" ("100%" is not a phone number).
 _NUMBER_RUN = re.compile(r"(?<![\d%])\d+(?: \d+)*(?![\d%])")
+_YEAR = re.compile(r"^(19|20)\d\d$")
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 
 
@@ -35,7 +36,10 @@ def response_texts() -> dict[str, list[str]]:
 
 
 def phone_numbers_in(text: str) -> set[str]:
-    return {run for run in _NUMBER_RUN.findall(text) if len(run.replace(" ", "")) >= 3}
+    """Phone-number-like runs of digits, ignoring digits inside links."""
+    text = _URL.sub(" ", text)
+    runs = _NUMBER_RUN.findall(text)
+    return {run for run in runs if len(run.replace(" ", "")) >= 3 and not _YEAR.match(run)}
 
 
 def urls_in(text: str) -> set[str]:

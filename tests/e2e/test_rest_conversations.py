@@ -124,3 +124,50 @@ def test_a_question_in_the_middle_of_the_triage_is_answered_then_the_triage_goes
     answer = chat.texts("what is the nrm?")
     assert "National Referral Mechanism" in answer[0]
     assert answer[-1] == "Is anyone in danger right now?"
+
+
+def test_a_child_at_risk_gets_the_nspcc_childline_and_the_nrm_fact(chat: Chat) -> None:
+    chat.texts("hi")
+    assert chat.texts("/report_child") == ["Is anyone in danger right now?"]
+    answer = joined(chat.texts("/deny"))
+    assert "0808 800 5000" in answer
+    assert "0800 1111" in answer
+    assert "always referred" in answer
+
+
+def test_a_child_in_danger_gets_999(chat: Chat) -> None:
+    chat.texts("/report_child")
+    assert chat.texts("/affirm")[0] == EMERGENCY_FIRST_LINE
+
+
+def test_the_answer_follows_the_nation_the_user_names(chat: Chat) -> None:
+    chat.texts("hello")
+    noted = chat.texts("i'm in glasgow")
+    assert noted[0].startswith("Thanks. I'll give you answers for Scotland")
+    assert noted[-1] == "Who is this about?"  # the triage carries on
+    chat.texts("/report_self")
+    answer = joined(chat.texts("/deny"))
+    assert "0141 884 7900" in answer  # Migrant Help in Scotland
+    assert "0800 808 3733" not in answer  # the Salvation Army line is for England and Wales
+
+
+def test_without_a_nation_the_answer_is_uk_wide(chat: Chat) -> None:
+    chat.texts("/report_self")
+    answer = joined(chat.texts("/deny"))
+    assert "0800 808 3733" in answer and "0141 884 7900" in answer
+
+
+def test_a_practitioner_quick_answer_then_back_to_the_triage(chat: Chat) -> None:
+    chat.texts("/practitioner")
+    answer = chat.texts("/duty_to_notify")
+    assert "Duty to Notify" in answer[0]
+    assert "https://www.gov.uk/guidance/report-modern-slavery-as-a-first-responder" in answer[0]
+    assert answer[-1] == "Is anyone in danger right now?"
+
+
+def test_recovery_period_by_nation(chat: Chat) -> None:
+    uk_wide = joined(chat.texts("/recovery_period"))
+    assert "at least 30 days" in uk_wide and "90 days" in uk_wide
+    chat.texts("we are in edinburgh")
+    scotland = joined(chat.texts("/recovery_period"))
+    assert "90 days" in scotland and "30 days" not in scotland
