@@ -12,6 +12,12 @@ SPACY_DIR := build/spacy_uk
 MODEL := models/triage.tar.gz
 # The smallest max_history of the policies in config.yml.
 MAX_HISTORY := 5
+# The web tests: Debian's Chromium (a browser download does not work everywhere) and axe-core,
+# fetched from the npm registry at an exact version and checked against its hash.
+CHROMIUM ?= /usr/bin/chromium
+AXE_VERSION := 4.10.3
+AXE_SHA256 := 0f2b4d7dcdf7d1219df8d1959ad68e565f51d14c3f0d88bb71cd59abeb956292
+AXE_JS := build/axe-core/package/axe.min.js
 
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
@@ -24,14 +30,14 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPACY_DIR)/meta.json
 
 .PHONY: help install spacy train run shell actions test lint typecheck test-actions validate \
-        test-stories test-e2e check-links clean
+        test-stories test-e2e test-web chromium check-links clean
 
 help:
 	@echo "make run    install, build, train if needed, and start the bot"
 	@echo "make test   install, build, train if needed, and run every test"
 	@echo "make shell  talk to the bot in the terminal"
 	@echo "make check-links  report dead or moved links in content/catalogue.yml"
-	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-stories test-e2e clean"
+	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-stories test-e2e test-web clean"
 
 # --- Build --------------------------------------------------------------------------------
 
@@ -70,7 +76,7 @@ shell: $(MODEL)
 
 # --- Test ---------------------------------------------------------------------------------
 
-test: lint typecheck test-actions validate test-stories test-e2e
+test: lint typecheck test-actions validate test-stories test-e2e test-web
 	@echo "All tests passed."
 
 lint: $(VENV)/.installed
@@ -80,7 +86,7 @@ typecheck: $(VENV)/.installed
 	$(BIN)/mypy actions scripts tests
 
 test-actions: $(VENV)/.installed
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -m "not e2e and not web"
 
 validate: $(VENV)/.installed $(SPACY_DIR)/meta.json
 	$(RASA) data validate --fail-on-warnings --max-history $(MAX_HISTORY)
@@ -91,6 +97,22 @@ test-stories: $(MODEL)
 
 test-e2e: $(MODEL)
 	$(BIN)/pytest -m e2e
+
+# The chat page in headless Chromium against the real servers (installs Chromium and axe-core).
+test-web: $(VENV)/.installed $(MODEL) chromium $(AXE_JS)
+	CHROMIUM=$(CHROMIUM) AXE_JS=$(AXE_JS) $(BIN)/pytest -m web
+
+chromium:
+	@command -v $(CHROMIUM) >/dev/null || { \
+	  echo "Installing Debian's chromium (needs root)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+$(AXE_JS):
+	mkdir -p build/axe-core
+	cd build/axe-core && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	echo "$(AXE_SHA256)  build/axe-core/axe-core-$(AXE_VERSION).tgz" | sha256sum -c --quiet
+	tar -xzf build/axe-core/axe-core-$(AXE_VERSION).tgz -C build/axe-core package/axe.min.js
+	touch $@
 
 # Reports catalogue links that are dead or have moved (needs the internet).
 check-links: $(VENV)/.installed

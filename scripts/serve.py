@@ -1,7 +1,8 @@
-"""Start the action server and Rasa, wait until both answer, print the URLs, and stop both
-on Ctrl-C or SIGTERM. `make run` uses it, and so do the end-to-end tests.
+"""Start the action server, Rasa and the website chat, wait until they answer, print the URLs,
+and stop them all on Ctrl-C or SIGTERM. `make run` uses it, and so do the end-to-end and web tests.
 
-Environment: RASA_PORT (5005), ACTIONS_PORT (5055), RASA_INTERFACE (127.0.0.1), MODEL.
+Environment: RASA_PORT (5005), ACTIONS_PORT (5055), RASA_INTERFACE (127.0.0.1), MODEL,
+WEB_PORT (8080; the chat page, served on RASA_INTERFACE too), EXIT_URL (where quick exit goes).
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 from typing import IO
+
+if __package__ in (None, ""):  # run as a script: make `scripts` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.web import embed_snippet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -50,6 +56,8 @@ class BotServers:
         model: Path = DEFAULT_MODEL,
         log: IO[str] | None = None,
         workdir: Path = ROOT / "build",
+        web_port: int | None = None,
+        exit_url: str | None = None,
     ) -> None:
         self.rasa_port = rasa_port
         self.actions_port = actions_port
@@ -57,7 +65,10 @@ class BotServers:
         self.model = model
         self.log = log
         self.workdir = workdir
+        self.web_port = web_port
+        self.exit_url = exit_url
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.ready_urls: set[str] = set()
 
     @property
     def rasa_url(self) -> str:
@@ -66,6 +77,11 @@ class BotServers:
     @property
     def webhook_url(self) -> str:
         return f"{self.rasa_url}/webhooks/rest/webhook"
+
+    @property
+    def web_url(self) -> str:
+        """The chat page (only when started with a web_port)."""
+        return f"http://localhost:{self.web_port}/"
 
     @property
     def actions_url(self) -> str:
@@ -94,6 +110,7 @@ class BotServers:
              "--port", str(self.actions_port)],
             env,
         )
+        self.ready_urls.add(f"{self.actions_url}/health")
 
     def start_rasa(self) -> None:
         if not self.model.exists():
@@ -105,15 +122,31 @@ class BotServers:
              "--credentials", str(ROOT / "credentials.yml")],
             _server_env(),
         )
+        self.ready_urls.add(f"{self.rasa_url}/webhooks/rest/")
+
+    def start_web(self) -> None:
+        """The chat page server, which proxies messages to this Rasa's webhook."""
+        if self.web_port is None:
+            raise ValueError("no web_port")
+        env = _server_env()
+        env["WEB_PORT"] = str(self.web_port)
+        env["WEB_INTERFACE"] = self.interface
+        env["RASA_WEBHOOK"] = self.webhook_url
+        if self.exit_url is not None:
+            env["EXIT_URL"] = self.exit_url
+        self._spawn([str(BIN / "python"), str(ROOT / "scripts" / "web.py")], env)
+        self.ready_urls.add(f"{self.web_url}healthz")
 
     def start(self) -> None:
         self.start_actions()
         self.start_rasa()
+        if self.web_port is not None:
+            self.start_web()
         self.wait_ready()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
-        pending = {f"{self.actions_url}/health", f"{self.rasa_url}/webhooks/rest/"}
+        pending = set(self.ready_urls)
         while pending:
             if any(p.poll() is not None for p in self.processes):
                 self.stop()
@@ -135,6 +168,7 @@ class BotServers:
                 process.kill()
                 process.wait()
         self.processes.clear()
+        self.ready_urls.clear()
 
     def __enter__(self) -> BotServers:
         self.start()
@@ -150,6 +184,8 @@ def main() -> None:
         actions_port=int(os.environ.get("ACTIONS_PORT", "5055")),
         interface=os.environ.get("RASA_INTERFACE", "127.0.0.1"),
         model=Path(os.environ.get("MODEL", str(DEFAULT_MODEL))),
+        web_port=int(os.environ.get("WEB_PORT", "8080")),
+        exit_url=os.environ.get("EXIT_URL"),
     )
 
     def shut_down(signum: int, _frame: FrameType | None) -> None:
@@ -159,11 +195,14 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, shut_down)
     signal.signal(signal.SIGTERM, shut_down)
-    print("Starting the action server and Rasa (the model takes a few seconds to load)...",
+    print("Starting the action server, Rasa and the chat page (the model takes a few seconds "
+          "to load)...",
           flush=True)
     servers.start()
     print(
         "\nThe triage bot is running.\n"
+        f"  Chat page:     {servers.web_url}\n"
+        f"  Embed snippet: {embed_snippet(servers.web_url)}\n"
         f"  REST webhook:  {servers.webhook_url}\n"
         f"  Action server: {servers.actions_url} (loopback only)\n"
         "Try:\n"
@@ -174,7 +213,7 @@ def main() -> None:
     )
     while all(p.poll() is None for p in servers.processes):
         time.sleep(1)
-    print("A server stopped unexpectedly; stopping the other.", file=sys.stderr)
+    print("A server stopped unexpectedly; stopping the others.", file=sys.stderr)
     servers.stop()
     sys.exit(1)
 

@@ -1,0 +1,224 @@
+"""The website chat: serves web/ and proxies chat messages to Rasa's REST channel.
+
+The page and the API share one origin, so the browser needs no CORS. The server issues every
+conversation id (secrets.token_urlsafe(32)); messages with any other id are refused (403), so a
+client can neither choose an id nor read another person's conversation. Request bodies are
+limited to MAX_BODY bytes (413). Conversations are kept only in memory, here and in Rasa.
+
+Environment: WEB_PORT (8080), WEB_INTERFACE (127.0.0.1), RASA_WEBHOOK
+(http://localhost:5005/webhooks/rest/webhook), EXIT_URL (https://www.bbc.co.uk/weather).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB_DIR = ROOT / "web"
+DEFAULT_EXIT_URL = "https://www.bbc.co.uk/weather"
+MAX_BODY = 8 * 1024
+MAX_MESSAGE_CHARS = 1000
+SESSION_IDLE_SECONDS = 30 * 60  # as Rasa's session_expiration_time in domain.yml
+MAX_SESSIONS = 100_000
+RASA_TIMEOUT_SECONDS = 30.0
+
+STATIC = {
+    "/chat.css": ("chat.css", "text/css"),
+    "/chat.js": ("chat.js", "text/javascript"),
+    "/embed.js": ("embed.js", "text/javascript"),
+}
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    # Nothing of the chat is kept in the browser's HTTP cache (and no back-forward cache).
+    "Cache-Control": "no-store",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+SESSIONS: web.AppKey[dict[str, float]] = web.AppKey("sessions", dict)
+CONFIG: web.AppKey[dict[str, str]] = web.AppKey("config", dict)
+CLIENT: web.AppKey[aiohttp.ClientSession] = web.AppKey("client", aiohttp.ClientSession)
+
+
+def embed_snippet(base_url: str) -> str:
+    """The one line a partner website pastes to link to the chat."""
+    return f'<script src="{base_url.rstrip("/")}/embed.js" async></script>'
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Security headers on every answer; errors as JSON {"error": reason}."""
+    response: web.StreamResponse
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        response = web.json_response({"error": error.reason}, status=error.status)
+    response.headers.update(SECURITY_HEADERS)
+    if request.path == "/embed.js":  # partner sites load this one file from another origin
+        response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+def _same_origin(request: web.Request) -> bool:
+    """Browsers send Origin with every POST from a page; refuse other sites' pages."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser (curl, tests): nothing to protect against
+    parts = urlsplit(origin)
+    return parts.netloc == request.host and parts.scheme in {"http", "https"}
+
+
+def _expire(sessions: dict[str, float], now: float) -> None:
+    for sid in [s for s, seen in sessions.items() if now - seen > SESSION_IDLE_SECONDS]:
+        del sessions[sid]
+
+
+async def index(request: web.Request) -> web.Response:
+    text = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+    exit_url = request.app[CONFIG]["exit_url"]
+    text = text.replace(
+        f'href="{DEFAULT_EXIT_URL}"', f'href="{html.escape(exit_url, quote=True)}"'
+    )
+    return web.Response(text=text, content_type="text/html", charset="utf-8")
+
+
+async def static_file(request: web.Request) -> web.Response:
+    name, content_type = STATIC[request.path]
+    body = (WEB_DIR / name).read_bytes()
+    return web.Response(body=body, content_type=content_type, charset="utf-8")
+
+
+async def health(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def new_session(request: web.Request) -> web.Response:
+    if not _same_origin(request):
+        raise web.HTTPForbidden(reason="cross-origin request")
+    await request.read()  # any body is ignored (and limited to MAX_BODY): ids are never chosen
+    sessions = request.app[SESSIONS]
+    now = time.monotonic()
+    _expire(sessions, now)
+    if len(sessions) >= MAX_SESSIONS:
+        raise web.HTTPServiceUnavailable(reason="too many conversations")
+    sid = secrets.token_urlsafe(32)
+    sessions[sid] = now
+    return web.json_response({"id": sid})
+
+
+def _bot_messages(replies: Any) -> list[dict[str, Any]]:
+    """Only text and buttons (title, payload) go back to the page."""
+    out: list[dict[str, Any]] = []
+    if not isinstance(replies, list):
+        return out
+    for reply in replies:
+        if not isinstance(reply, dict):
+            continue
+        message: dict[str, Any] = {}
+        if isinstance(reply.get("text"), str):
+            message["text"] = reply["text"]
+        buttons = [
+            {"title": b["title"], "payload": b["payload"]}
+            for b in reply.get("buttons") or []
+            if isinstance(b, dict)
+            and isinstance(b.get("title"), str)
+            and isinstance(b.get("payload"), str)
+        ]
+        if buttons:
+            message["buttons"] = buttons
+        if message:
+            out.append(message)
+    return out
+
+
+async def message(request: web.Request) -> web.Response:
+    if not _same_origin(request):
+        raise web.HTTPForbidden(reason="cross-origin request")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    try:
+        body = await request.json()
+    except ValueError as error:
+        raise web.HTTPBadRequest(reason="body is not JSON") from error
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(reason="body is not a JSON object")
+    sid, text = body.get("id"), body.get("message")
+    sessions = request.app[SESSIONS]
+    now = time.monotonic()
+    if not isinstance(sid, str) or sid not in sessions:
+        raise web.HTTPForbidden(reason="unknown conversation")
+    if now - sessions[sid] > SESSION_IDLE_SECONDS:
+        del sessions[sid]
+        raise web.HTTPForbidden(reason="unknown conversation")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE_CHARS:
+        raise web.HTTPBadRequest(reason="message must be 1 to 1000 characters")
+    sessions[sid] = now
+    try:
+        async with request.app[CLIENT].post(
+            request.app[CONFIG]["rasa_webhook"], json={"sender": sid, "message": text}
+        ) as response:
+            if response.status != 200:
+                raise web.HTTPBadGateway(reason="the bot did not answer")
+            replies = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        raise web.HTTPBadGateway(reason="the bot cannot be reached") from error
+    return web.json_response(_bot_messages(replies))
+
+
+async def _client_context(app: web.Application) -> Any:
+    timeout = aiohttp.ClientTimeout(total=RASA_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as client:
+        app[CLIENT] = client
+        yield
+
+
+def create_app(rasa_webhook: str, exit_url: str = DEFAULT_EXIT_URL) -> web.Application:
+    scheme = urlsplit(exit_url).scheme
+    if scheme not in {"https", "http"}:
+        raise ValueError(f"EXIT_URL must be a web address, not {exit_url!r}")
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[security_headers])
+    app[SESSIONS] = {}
+    app[CONFIG] = {"rasa_webhook": rasa_webhook, "exit_url": exit_url}
+    app.cleanup_ctx.append(_client_context)
+    app.router.add_get("/", index)
+    for path in STATIC:
+        app.router.add_get(path, static_file)
+    app.router.add_get("/healthz", health)
+    app.router.add_post("/api/session", new_session)
+    app.router.add_post("/api/message", message)
+    return app
+
+
+def main() -> None:
+    port = int(os.environ.get("WEB_PORT", "8080"))
+    interface = os.environ.get("WEB_INTERFACE", "127.0.0.1")
+    webhook = os.environ.get("RASA_WEBHOOK", "http://localhost:5005/webhooks/rest/webhook")
+    exit_url = os.environ.get("EXIT_URL", DEFAULT_EXIT_URL)
+    web.run_app(
+        create_app(webhook, exit_url), host=interface, port=port, print=None, access_log=None
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Starts the real action server, Rasa and the chat page server once, on free ports, plus a local
+"neutral" page for quick exit, and drives the page in real headless Chromium (Playwright).
+
+Chromium: CHROMIUM (default /usr/bin/chromium, Debian's package; `make test-web` installs it).
+axe-core: AXE_JS (default build/axe-core/package/axe.min.js; `make test-web` fetches it).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from scripts.serve import DEFAULT_MODEL, BotServers
+from tests.e2e.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG = ROOT / "build" / "web-servers.log"
+SCREENSHOTS = ROOT / "results" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+AXE_JS = Path(os.environ.get("AXE_JS", str(ROOT / "build" / "axe-core" / "package" / "axe.min.js")))
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+NEUTRAL_TEXT = "Neutral page for the quick exit tests"
+
+
+class _Neutral(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        body = f"<!doctype html><title>Weather</title><p>{NEUTRAL_TEXT}</p>".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def neutral_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Neutral)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/weather"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def site(neutral_url: str) -> Iterator[BotServers]:
+    """The three servers; the page's quick exit goes to the local neutral page."""
+    if not DEFAULT_MODEL.exists():
+        pytest.fail(f"no trained model at {DEFAULT_MODEL}: run `make train`")
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with LOG.open("w") as log:
+        servers = BotServers(
+            rasa_port=free_port(), actions_port=free_port(), web_port=free_port(),
+            exit_url=neutral_url, log=log,
+        )
+        servers.start()
+        try:
+            yield servers
+        finally:
+            servers.stop()
+
+
+@pytest.fixture(scope="session")
+def dead_bot_site() -> Iterator[BotServers]:
+    """Only the page server, pointed at a Rasa port where nothing listens."""
+    with (LOG.parent / "web-dead-bot.log").open("w") as log:
+        servers = BotServers(rasa_port=free_port(), web_port=free_port(), log=log)
+        servers.start_web()
+        try:
+            servers.wait_ready(timeout=30)
+            yield servers
+        finally:
+            servers.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make test-web` (installs Debian's chromium)")
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def dialogs() -> list[str]:
+    """Every alert/confirm/prompt a page opens (there must be none)."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, dialogs: list[str]) -> Iterator[Page]:
+    """A fresh browser profile (context) per test, with the page's real CSP."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    new_page = context.new_page()
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    new_page.on("dialog", on_dialog)
+    try:
+        yield new_page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE_JS.exists():
+        pytest.fail(f"no axe-core at {AXE_JS}: run `make test-web` (fetches the pinned axe-core)")
+    return AXE_JS.read_text(encoding="utf-8")
