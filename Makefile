@@ -22,6 +22,8 @@ AXE_JS := build/axe-core/package/axe.min.js
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export PYTHONHASHSEED ?= 0
+# With the pinned random seeds, the same data trains the same model on every machine.
+export TF_DETERMINISTIC_OPS ?= 1
 # No telemetry or crash reports leave the machine (Rasa otherwise reports errors to Sentry).
 export RASA_TELEMETRY_ENABLED ?= false
 # Rasa's dependencies print many deprecation warnings that say nothing about this project.
