@@ -26,7 +26,7 @@ OUTDATED = [
     r"15 ?p\b",  # the old charge for 101
     r"0345 ?602 ?5020",  # old GLA number
 ]
-SCANNED = ["domain.yml", "config.yml", "README.md", "content", "data", "actions", "scripts"]
+SCANNED = ["domain.yml", "config.yml", "README.md", "content", "data", "actions", "scripts", "web"]
 
 
 def bot_files() -> list[Path]:

@@ -171,3 +171,30 @@ def test_recovery_period_by_nation(chat: Chat) -> None:
     chat.texts("we are in edinburgh")
     scotland = joined(chat.texts("/recovery_period"))
     assert "90 days" in scotland and "30 days" not in scotland
+
+
+@pytest.mark.parametrize(
+    ("where", "says", "does_not_say"),
+    [
+        ("i live in london", ["0800 808 3733"], ["0141 884 7900", "Live Fear Free"]),
+        ("we're in cardiff", ["0800 808 3733", "0808 80 10 800"], ["0141 884 7900"]),
+        ("im in glasgow", ["0141 884 7900", "0141 276 7724"], ["0800 808 3733"]),
+        ("belfast", ["PSNI", "101", "Belfast & Lisburn Women's Aid"], ["0800 808 3733"]),
+    ],
+)
+def test_each_nation_gets_its_own_places_to_stay(
+    chat: Chat, where: str, says: list[str], does_not_say: list[str]
+) -> None:
+    chat.texts(where)
+    chat.texts("/report_self")
+    answer = joined(chat.texts("/deny"))
+    for text in says:
+        assert text in answer, (where, text)
+    for text in does_not_say:
+        assert text not in answer, (where, text)
+
+
+def test_duty_to_notify_is_not_claimed_for_scotland(chat: Chat) -> None:
+    chat.texts("i work for the council in edinburgh, social worker")
+    answer = joined(chat.texts("/deny"))
+    assert "does not apply in Scotland" in answer
