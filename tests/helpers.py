@@ -23,6 +23,17 @@ def load_yaml(relative: str) -> Any:
     return yaml.safe_load((ROOT / relative).read_text(encoding="utf-8"))
 
 
+def nlu_blocks() -> list[tuple[dict[str, Any], list[str]]]:
+    """Every block of data/nlu/*.yml (intents and synonyms) with its example texts."""
+    blocks = []
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for block in load_yaml(str(path.relative_to(ROOT)))["nlu"]:
+            lines = block.get("examples", "").splitlines()
+            texts = [x.strip()[2:].strip() for x in lines if x.strip().startswith("- ")]
+            blocks.append((block, texts))
+    return blocks
+
+
 def domain() -> dict[str, Any]:
     return dict(load_yaml("domain.yml"))
 

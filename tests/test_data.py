@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.helpers import ROOT, domain, load_yaml
+from tests.helpers import ROOT, domain, load_yaml, nlu_blocks
 
 MIN_EXAMPLES = 30
 # Rasa's own intents that the bot also trains on.
 DEFAULT_INTENTS = {"restart"}
 
 
-def examples_by_intent() -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
-        for block in load_yaml(str(path.relative_to(ROOT)))["nlu"]:
-            if "intent" in block:
-                lines = [x for x in block["examples"].splitlines() if x.strip().startswith("- ")]
-                counts[block["intent"]] += len(lines)
-    return counts
+def examples_by_intent() -> dict[str, list[str]]:
+    examples: dict[str, list[str]] = {}
+    for block, texts in nlu_blocks():
+        if "intent" in block:  # not the place synonyms
+            examples.setdefault(block["intent"], []).extend(texts)
+    return examples
 
 
 def test_every_intent_has_enough_realistic_examples() -> None:
-    counts = examples_by_intent()
+    counts = Counter({intent: len(texts) for intent, texts in examples_by_intent().items()})
     intents = set(domain()["intents"]) | DEFAULT_INTENTS
     assert set(counts) == intents
     thin = {intent: n for intent, n in counts.items() if n < MIN_EXAMPLES}
@@ -40,14 +38,9 @@ def test_every_button_names_an_intent_the_bot_knows() -> None:
 
 def test_every_button_label_is_also_a_training_example_of_its_intent() -> None:
     """A click and the same words typed land in the same place."""
-    examples: dict[str, set[str]] = {}
-    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
-        for block in load_yaml(str(path.relative_to(ROOT)))["nlu"]:
-            if "intent" not in block:
-                continue  # synonyms
-            lines = block["examples"].splitlines()
-            texts = {x.strip()[2:].strip().lower() for x in lines if x.strip().startswith("- ")}
-            examples.setdefault(block["intent"], set()).update(texts)
+    examples = {
+        intent: {text.lower() for text in texts} for intent, texts in examples_by_intent().items()
+    }
     for name, variants in domain()["responses"].items():
         for variant in variants:
             for button in variant.get("buttons", []):

@@ -8,7 +8,7 @@ import pytest
 import spacy
 
 from scripts.build_spacy_pipeline import PLACE_LABEL, build, read_places
-from tests.helpers import load_yaml
+from tests.helpers import nlu_blocks
 
 NATIONS = {"england", "wales", "scotland", "northern_ireland"}
 
@@ -49,10 +49,8 @@ def test_every_place_maps_to_its_nation_through_the_training_synonyms() -> None:
     places = read_places()
     assert set(places) == NATIONS
     synonyms = {
-        example.strip()[2:].strip(): block["synonym"]
-        for block in load_yaml("data/nlu/places.yml")["nlu"]
-        for example in block["examples"].splitlines()
-        if example.strip().startswith("- ")
+        name: block["synonym"] for block, names in nlu_blocks() if "synonym" in block
+        for name in names
     }
     for nation, names in places.items():
         for name in names:

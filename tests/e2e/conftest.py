@@ -51,13 +51,10 @@ def servers() -> Iterator[BotServers]:
     if not DEFAULT_MODEL.exists():
         pytest.fail(f"no trained model at {DEFAULT_MODEL}: run `make train`")
     LOG.parent.mkdir(parents=True, exist_ok=True)
-    with LOG.open("w") as log:
-        bot = BotServers(rasa_port=free_port(), actions_port=free_port(), log=log)
-        bot.start()
-        try:
-            yield bot
-        finally:
-            bot.stop()
+    with LOG.open("w") as log, BotServers(
+        rasa_port=free_port(), actions_port=free_port(), log=log
+    ) as bot:
+        yield bot
 
 
 @pytest.fixture

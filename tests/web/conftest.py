@@ -63,16 +63,11 @@ def site(neutral_url: str) -> Iterator[BotServers]:
     if not DEFAULT_MODEL.exists():
         pytest.fail(f"no trained model at {DEFAULT_MODEL}: run `make train`")
     LOG.parent.mkdir(parents=True, exist_ok=True)
-    with LOG.open("w") as log:
-        servers = BotServers(
-            rasa_port=free_port(), actions_port=free_port(), web_port=free_port(),
-            exit_url=neutral_url, log=log,
-        )
-        servers.start()
-        try:
-            yield servers
-        finally:
-            servers.stop()
+    with LOG.open("w") as log, BotServers(
+        rasa_port=free_port(), actions_port=free_port(), web_port=free_port(),
+        exit_url=neutral_url, log=log,
+    ) as servers:
+        yield servers
 
 
 @pytest.fixture(scope="session")
