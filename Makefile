@@ -32,14 +32,14 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPACY_DIR)/meta.json
 
 .PHONY: help install spacy train run shell actions test lint typecheck test-actions validate \
-        test-stories test-e2e test-web chromium check-links clean
+        test-stories test-e2e test-conversations test-web chromium check-links clean
 
 help:
 	@echo "make run    install, build, train if needed, and start the bot"
 	@echo "make test   install, build, train if needed, and run every test"
 	@echo "make shell  talk to the bot in the terminal"
 	@echo "make check-links  report dead or moved links in content/catalogue.yml"
-	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-stories test-e2e test-web clean"
+	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-stories test-e2e test-conversations test-web clean"
 
 # --- Build --------------------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ shell: $(MODEL)
 
 # --- Test ---------------------------------------------------------------------------------
 
-test: lint typecheck test-actions validate test-stories test-e2e test-web
+test: lint typecheck test-actions validate test-stories test-e2e test-conversations test-web
 	@echo "All tests passed."
 
 lint: $(VENV)/.installed
@@ -98,7 +98,12 @@ test-stories: $(MODEL)
 	  --out results/stories --no-plot
 
 test-e2e: $(MODEL)
-	$(BIN)/pytest -m e2e
+	$(BIN)/pytest -m "e2e and not conversations"
+
+# The scripted conversations of tests/conversations/*.yml against the real servers
+# (docs/testing.md). They are also marked e2e, so test-e2e leaves them out.
+test-conversations: $(MODEL)
+	$(BIN)/pytest -m conversations
 
 # The chat page in headless Chromium against the real servers (installs Chromium and axe-core).
 test-web: $(VENV)/.installed $(MODEL) chromium $(AXE_JS)
