@@ -34,6 +34,9 @@ def _server_env() -> dict[str, str]:
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no telemetry or crash reports leave
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    # Sanic reads SANIC_* settings: bodies over 1 MiB are refused (413) before they are read in
+    # full; the REST channel refuses anything over its own, smaller limit too.
+    env.setdefault("SANIC_REQUEST_MAX_SIZE", str(1024 * 1024))
     return env
 
 

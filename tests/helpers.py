@@ -23,10 +23,18 @@ def load_yaml(relative: str) -> Any:
     return yaml.safe_load((ROOT / relative).read_text(encoding="utf-8"))
 
 
-def nlu_blocks() -> list[tuple[dict[str, Any], list[str]]]:
-    """Every block of data/nlu/*.yml (intents and synonyms) with its example texts."""
+_ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def plain(example: str) -> str:
+    """An NLU example without its entity marks: "[Glasgow](uk_place)" -> "Glasgow"."""
+    return _ANNOTATION.sub(r"\1", example)
+
+
+def nlu_blocks(folder: str = "data/nlu") -> list[tuple[dict[str, Any], list[str]]]:
+    """Every block of FOLDER/*.yml (intents and synonyms) with its example texts."""
     blocks = []
-    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+    for path in sorted((ROOT / folder).glob("*.yml")):
         for block in load_yaml(str(path.relative_to(ROOT)))["nlu"]:
             lines = block.get("examples", "").splitlines()
             texts = [x.strip()[2:].strip() for x in lines if x.strip().startswith("- ")]

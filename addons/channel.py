@@ -1,0 +1,111 @@
+"""The public REST channel: Rasa's REST webhook with the checks a public endpoint needs.
+
+POST /webhooks/rest/webhook {"sender": "<id>", "message": "<text>"} -> [bot messages], as the
+standard channel, but:
+- malformed requests get a clear 4xx, never a 5xx: a body over MAX_BODY_BYTES (413), no JSON
+  object, a missing or malformed sender, a message that is not a string (400);
+- the text is cleaned and cut to MAX_MESSAGE_CHARS before NLU (addons/text.py);
+- an empty message, or a turn in which the bot would say nothing (the action server is down,
+  or anything else failed), gets a static answer from the domain that still gives 999 and the
+  helpline, so nobody is left with silence;
+- client metadata and input_channel are ignored, and message text is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from asyncio import CancelledError
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.domain import Domain
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from addons.text import MAX_MESSAGE_CHARS, clean_message
+
+logger = logging.getLogger(__name__)
+
+# A JSON body holding a message of MAX_MESSAGE_CHARS is far smaller; 100 kB messages are still
+# taken (and cut) so a long paste gets an answer rather than an error.
+MAX_BODY_BYTES = 256 * 1024
+# Ids from the web page are secrets.token_urlsafe(32); tests and tools use similar ones.
+SENDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+EMPTY_MESSAGE_RESPONSE = "utter_default"
+NO_REPLY_RESPONSE = "utter_no_reply"
+
+
+def _error(status: int, reason: str) -> HTTPResponse:
+    return response.json({"error": reason}, status=status)
+
+
+async def static_reply(domain: Domain, name: str, sender: str) -> list[dict[str, Any]]:
+    """The domain response `name` (its first variation without a condition), as the REST
+    channel sends bot messages."""
+    variations = [v for v in domain.responses.get(name, []) if not v.get("condition")]
+    collector = CollectingOutputChannel()
+    if variations:
+        message = {key: value for key, value in variations[0].items() if key != "condition"}
+        await collector.send_response(sender, dict(message))
+    messages: list[dict[str, Any]] = collector.messages
+    return messages
+
+
+class TriageRestInput(InputChannel):
+    """Replaces Rasa's `rest` channel (same URL)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        webhook = Blueprint("triage_rest_webhook", __name__)
+
+        async def health(_request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        async def receive(request: Request) -> HTTPResponse:
+            body = request.body or b""
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, f"request body over {MAX_BODY_BYTES} bytes")
+            try:
+                payload = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                return _error(400, "the body must be a JSON object")
+            if not isinstance(payload, dict):
+                return _error(400, "the body must be a JSON object")
+            sender = payload.get("sender")
+            if not isinstance(sender, str) or not SENDER_ID.fullmatch(sender):
+                return _error(400, "sender must be an id of 1 to 128 letters, digits or _.:-")
+            message = payload.get("message")
+            if not isinstance(message, str):
+                return _error(400, "message must be a string")
+
+            domain: Domain = request.app.ctx.agent.domain
+            text = clean_message(message, MAX_MESSAGE_CHARS)
+            if not text:
+                return response.json(await static_reply(domain, EMPTY_MESSAGE_RESPONSE, sender))
+
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(text, collector, sender, input_channel=self.name())
+                )
+            except CancelledError:
+                logger.error("A message timed out before the bot answered.")
+            except Exception as error:  # noqa: BLE001 - any failure still gets an answer
+                # The type only: an exception's text can quote the user's message.
+                logger.error("A message failed: %s", type(error).__name__)
+            if not collector.messages:
+                return response.json(await static_reply(domain, NO_REPLY_RESPONSE, sender))
+            return response.json(collector.messages)
+
+        webhook.add_route(health, "/", methods=["GET"])
+        webhook.add_route(receive, "/webhook", methods=["POST"])
+        return webhook

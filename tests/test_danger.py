@@ -1,0 +1,57 @@
+"""The danger-words backstop (addons/danger.py, addons/nlu.py DangerGate)."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from addons.danger import signals_danger
+from addons.nlu import apply_danger_check
+from tests.helpers import nlu_blocks, plain
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["boss has gun, he say nobody leave", "man with a KNIFE outside",
+     "they have shut him in the freezer and wont open it", "we are locked in",
+     "i cant get out", "he said he will kill me", "they're beating her in the yard",
+     "she is bleeding a lot", "he is not breathing", "trapped inside the container"],
+)
+def test_words_of_danger_now_are_caught(text: str) -> None:
+    assert signals_danger(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["they won't let me leave the job", "my boss keeps my passport", "im stuck in this job",
+     "what are the signs of modern slavery", "i cant go out without them", "knifeless",
+     "skilled workers", "gunner"],
+)
+def test_being_kept_or_asking_is_not_danger_now(text: str) -> None:
+    assert not signals_danger(text)
+
+
+@pytest.mark.parametrize("folder", ["data/nlu", "tests/nlu"])
+def test_no_example_of_another_intent_is_taken_for_danger(folder: str) -> None:
+    wrong = [
+        (block["intent"], text)
+        for block, texts in nlu_blocks(folder)
+        if block.get("intent") not in (None, "emergency")
+        for text in texts
+        if signals_danger(plain(text))
+    ]
+    assert not wrong
+
+
+def test_the_gate_turns_a_misread_danger_message_into_emergency() -> None:
+    ranking = [{"name": "deny", "confidence": 0.5}, {"name": "emergency", "confidence": 0.2}]
+    message = Message(data={"text": "he has a gun", "intent": ranking[0],
+                            "intent_ranking": ranking})
+    apply_danger_check(message)
+    assert message.get("intent") == {"name": "emergency", "confidence": 1.0}
+
+
+def test_the_gate_leaves_button_payloads_alone() -> None:
+    message = Message(data={"text": "/deny", "intent": {"name": "deny", "confidence": 1.0}})
+    apply_danger_check(message)
+    assert message.get("intent")["name"] == "deny"

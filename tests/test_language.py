@@ -1,0 +1,77 @@
+"""Telling English from other languages (addons/language.py, addons/nlu.py)."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from addons.language import LanguageCheck, words_of
+from addons.nlu import OTHER_LANGUAGE, apply_language_check, english_lemma_words
+from tests.helpers import nlu_blocks, plain
+
+
+def examples(folder: str, other_language: bool) -> list[str]:
+    return [
+        plain(text)
+        for block, texts in nlu_blocks(folder)
+        if "intent" in block and (block["intent"] == OTHER_LANGUAGE) == other_language
+        for text in texts
+    ]
+
+
+@pytest.fixture(scope="module")
+def check() -> LanguageCheck:
+    # The lexicon as LanguageGate.train builds it.
+    lexicon = english_lemma_words()
+    for text in examples("data/nlu", other_language=False):
+        lexicon.update(words_of(text))
+    return LanguageCheck(lexicon)
+
+
+def test_no_held_out_english_message_is_taken_for_another_language(check: LanguageCheck) -> None:
+    english = examples("tests/nlu", other_language=False)
+    assert len(english) >= 150
+    flagged = [(text, check.check(text)) for text in english if check.check(text).english is False]
+    assert not flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["pomóż mi proszę, szef zabrał mi paszport", "nu am primit bani de trei luni",
+     "më ndihmoni ju lutem", "giúp tôi với", "帮帮我，他们拿走了我的护照", "ساعدني من فضلك",
+     "помогите мне", "necesito ayuda, mi jefe tiene mi pasaporte", "Padėkite man"],
+)
+def test_messages_in_other_languages_are_recognised(check: LanguageCheck, text: str) -> None:
+    assert check.check(text).english is False
+
+
+@pytest.mark.parametrize("text", ["ok", "hi", "999", "🙏🙏", "?", "help", "NRM"])
+def test_short_messages_are_not_judged(check: LanguageCheck, text: str) -> None:
+    assert check.check(text).english is not False
+
+
+def _message(text: str, ranking: list[tuple[str, float]]) -> Message:
+    intents = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    return Message(data={"text": text, "intent": intents[0], "intent_ranking": intents})
+
+
+def test_the_gate_sets_other_language_and_keeps_the_rest_of_the_ranking(
+    check: LanguageCheck,
+) -> None:
+    message = _message("necesito ayuda por favor", [("greet", 0.6), ("emergency", 0.3)])
+    apply_language_check(message, check)
+    assert message.get("intent") == {"name": OTHER_LANGUAGE, "confidence": 1.0}
+    names = [intent["name"] for intent in message.get("intent_ranking")]
+    assert names == [OTHER_LANGUAGE, "greet", "emergency"]
+
+
+def test_the_gate_overrules_other_language_for_an_english_message(check: LanguageCheck) -> None:
+    message = _message("my boss took my passport", [(OTHER_LANGUAGE, 0.5), ("report_self", 0.4)])
+    apply_language_check(message, check)
+    assert message.get("intent")["name"] == "report_self"
+
+
+def test_button_payloads_are_left_alone(check: LanguageCheck) -> None:
+    message = _message("/report_self", [("report_self", 1.0)])
+    apply_language_check(message, check)
+    assert message.get("intent")["name"] == "report_self"

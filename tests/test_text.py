@@ -1,0 +1,38 @@
+"""What the NLU is given, whatever a client sends (addons/text.py)."""
+
+from __future__ import annotations
+
+from addons.text import MAX_MESSAGE_CHARS, clean_message
+
+
+def test_an_ordinary_message_is_unchanged() -> None:
+    assert clean_message("my boss took my passport") == "my boss took my passport"
+
+
+def test_control_characters_and_newlines_become_single_spaces() -> None:
+    assert clean_message("help\x00\x1b[31m me\r\n\tnow\x7f") == "help [31m me now"
+
+
+def test_lone_surrogates_are_dropped_so_the_text_can_be_encoded() -> None:
+    cleaned = clean_message("help \ud800 me")
+    assert cleaned == "help me"
+    cleaned.encode("utf-8")
+
+
+def test_whitespace_only_is_empty() -> None:
+    assert clean_message(" \n\t \u3000 ") == ""
+
+
+def test_a_100_kb_message_is_cut_at_a_word_boundary() -> None:
+    cleaned = clean_message("they keep our passports " * 5000)
+    assert len(cleaned) <= MAX_MESSAGE_CHARS
+    assert cleaned.endswith(("they", "keep", "our", "passports"))
+
+
+def test_a_message_without_spaces_is_cut_hard() -> None:
+    assert len(clean_message("a" * 100_000)) == MAX_MESSAGE_CHARS
+
+
+def test_emoji_right_to_left_and_html_are_kept_as_text() -> None:
+    for text in ["🙏🙏", "ساعدني", "<script>alert(1)</script>"]:
+        assert clean_message(text) == text
