@@ -57,11 +57,12 @@ class LanguageCheck:
 
     def check(self, text: str) -> Verdict:
         letters = [c for c in text if c.isalpha()]
+        non_latin = sum(1 for c in letters if not _latin(c))
+        # Two characters of Chinese already make a word ("救命": help!).
+        if len(letters) >= 2 and non_latin * 2 >= len(letters):
+            return Verdict(False, "non-Latin script", self._best_guess(text))
         if len(letters) < MIN_LETTERS:
             return Verdict(True, "too short to tell")
-        non_latin = sum(1 for c in letters if not _latin(c))
-        if non_latin * 2 >= len(letters):
-            return Verdict(False, "non-Latin script", self._best_guess(text))
         words = words_of(text)
         unknown = [w for w in words if w not in self.lexicon]
         if len(unknown) < MIN_UNKNOWN_SHARE * len(words):

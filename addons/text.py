@@ -9,6 +9,8 @@ import unicodedata
 # default Rasa 3.6 work for a minute and then die), so the rest is dropped before NLU.
 MAX_MESSAGE_CHARS = 1000
 _WHITESPACE = re.compile(r"\s+")
+# Markup pasted into the chat: the tags say nothing to the NLU (the words between them may).
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 
 
 def _printable(char: str) -> str:
@@ -19,10 +21,12 @@ def _printable(char: str) -> str:
 
 
 def clean_message(raw: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """The message as the NLU should see it: no control characters, single spaces, at most
+    """The message as the NLU should see it: no control characters or markup tags, single
+    spaces, at most
     `limit` characters, cut at a word boundary when one is near the end."""
     text = raw[: limit * 2]  # bounds the work below whatever the input size
     text = unicodedata.normalize("NFC", "".join(_printable(c) for c in text))
+    text = _TAG.sub(" ", text)
     text = _WHITESPACE.sub(" ", text).strip()
     if len(text) <= limit:
         return text

@@ -33,6 +33,13 @@ def test_a_message_without_spaces_is_cut_hard() -> None:
     assert len(clean_message("a" * 100_000)) == MAX_MESSAGE_CHARS
 
 
-def test_emoji_right_to_left_and_html_are_kept_as_text() -> None:
-    for text in ["🙏🙏", "ساعدني", "<script>alert(1)</script>"]:
+def test_emoji_right_to_left_and_comparisons_are_kept() -> None:
+    for text in ["🙏🙏", "ساعدني", "i earn < 2 pounds an hour", "3 > 2"]:
         assert clean_message(text) == text
+
+
+def test_markup_tags_are_dropped_and_the_words_kept() -> None:
+    assert clean_message("<b>help</b> my boss <img src=x onerror=alert(1)>has my passport") == (
+        "help my boss has my passport"
+    )
+    assert clean_message("<script>alert('x')</script>") == "alert('x')"

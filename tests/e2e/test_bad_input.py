@@ -48,12 +48,12 @@ def still_answers(url: str) -> None:
 @pytest.mark.parametrize(
     "message",
     ["", "   \n\t  ", "\x00\x01\x02\x1b", "🙏😢🙏", "?!...", "<script>alert('x')</script>",
-     "<b>help</b><img src=x onerror=alert(1)>", "\u202egnirts desrever\u202c",
-     "help \ud800 me", "/not_an_intent", '/emergency{"nation": "<b>x</b>"', "a" * 1001],
+     "<img src=x onerror=alert(1)>", "\u202egnirts desrever\u202c", "\ud800\udfff",
+     "/not_an_intent", "a" * 1001, "qwpoeiruty zmxncbv"],
     ids=["empty", "whitespace", "control", "emoji", "punctuation", "script", "html", "bidi",
-         "lone-surrogate", "unknown-intent", "broken-payload", "over-limit"],
+         "lone-surrogates", "unknown-intent", "over-limit", "gibberish"],
 )
-def test_odd_messages_get_an_answer_with_999_and_the_helpline(
+def test_messages_with_nothing_to_understand_get_999_and_the_helpline(
     servers: BotServers, message: str
 ) -> None:
     status, replies = send(servers.webhook_url, message)
@@ -61,6 +61,23 @@ def test_odd_messages_get_an_answer_with_999_and_the_helpline(
     text = text_of(replies)
     assert "999" in text and HELPLINE in text, text
     assert "<script>" not in text and "onerror" not in text  # the bot never echoes input
+    still_answers(servers.webhook_url)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["<b>help</b> my boss has my passport", "help \ud800 me i cant leave the farm",
+     '/emergency{"nation": "<b>x</b>"', "my boss\x00 took my passport\n\n\n"],
+    ids=["html-around-words", "lone-surrogate", "broken-payload", "control-inside"],
+)
+def test_odd_characters_around_real_words_do_not_stop_the_bot(
+    servers: BotServers, message: str
+) -> None:
+    status, replies = send(servers.webhook_url, message)
+    assert status == 200
+    text = text_of(replies)
+    assert "999" in text or "Is anyone in danger right now?" in text, text
+    assert "<b>" not in text
     still_answers(servers.webhook_url)
 
 
