@@ -2,7 +2,9 @@
 and stop them all on Ctrl-C or SIGTERM. `make run` uses it, and so do the end-to-end and web tests.
 
 Environment: RASA_PORT (5005), ACTIONS_PORT (5055), RASA_INTERFACE (127.0.0.1), MODEL,
-WEB_PORT (8080; the chat page, served on RASA_INTERFACE too), EXIT_URL (where quick exit goes).
+WEB_PORT (8080; the chat page, served on RASA_INTERFACE too), EXIT_URL (where quick exit goes),
+RASA_ENABLE_API (off; "1" turns on Rasa's HTTP API, and then RASA_API_TOKEN is required),
+RASA_CORS (no CORS; a space-separated allow-list of origins that may call Rasa from a browser).
 """
 
 from __future__ import annotations
@@ -61,7 +63,11 @@ class BotServers:
         workdir: Path = ROOT / "build",
         web_port: int | None = None,
         exit_url: str | None = None,
+        api_token: str | None = None,
+        cors_origins: list[str] | None = None,
     ) -> None:
+        """api_token: turns on Rasa's HTTP API (off otherwise), which then needs this token.
+        cors_origins: the browser origins allowed to call Rasa (none otherwise)."""
         self.rasa_port = rasa_port
         self.actions_port = actions_port
         self.interface = interface
@@ -70,6 +76,8 @@ class BotServers:
         self.workdir = workdir
         self.web_port = web_port
         self.exit_url = exit_url
+        self.api_token = api_token
+        self.cors_origins = list(cors_origins or [])
         self.processes: list[subprocess.Popen[bytes]] = []
         self.ready_urls: set[str] = set()
 
@@ -122,10 +130,22 @@ class BotServers:
             [str(BIN / "rasa"), "run", "--model", str(self.model),
              "--port", str(self.rasa_port), "--interface", self.interface,
              "--endpoints", str(self._endpoints_file()),
-             "--credentials", str(ROOT / "credentials.yml")],
+             "--credentials", str(ROOT / "credentials.yml"), *self._rasa_hardening_args()],
             _server_env(),
         )
         self.ready_urls.add(f"{self.rasa_url}/webhooks/rest/")
+
+    def _rasa_hardening_args(self) -> list[str]:
+        """Rasa's HTTP API (models, trackers) stays off unless a token is given; CORS headers
+        only for the listed origins. The REST channel itself is public: see addons/channel.py."""
+        args: list[str] = []
+        if self.api_token is not None:
+            if len(self.api_token) < 16:
+                raise SystemExit("RASA_API_TOKEN must be at least 16 characters.")
+            args += ["--enable-api", "--auth-token", self.api_token]
+        if self.cors_origins:
+            args += ["--cors", *self.cors_origins]
+        return args
 
     def start_web(self) -> None:
         """The chat page server, which proxies messages to this Rasa's webhook."""
@@ -181,6 +201,17 @@ class BotServers:
         self.stop()
 
 
+def api_token_from_env() -> str | None:
+    """The API token when RASA_ENABLE_API asks for the API; the API never runs without one."""
+    if os.environ.get("RASA_ENABLE_API", "") not in ("1", "true", "yes"):
+        return None
+    token = os.environ.get("RASA_API_TOKEN", "")
+    if not token:
+        raise SystemExit("RASA_ENABLE_API is set but RASA_API_TOKEN is empty: the API would be "
+                         "open to anyone. Set a long random RASA_API_TOKEN.")
+    return token
+
+
 def main() -> None:
     servers = BotServers(
         rasa_port=int(os.environ.get("RASA_PORT", "5005")),
@@ -189,6 +220,8 @@ def main() -> None:
         model=Path(os.environ.get("MODEL", str(DEFAULT_MODEL))),
         web_port=int(os.environ.get("WEB_PORT", "8080")),
         exit_url=os.environ.get("EXIT_URL"),
+        api_token=api_token_from_env(),
+        cors_origins=os.environ.get("RASA_CORS", "").split(),
     )
 
     def shut_down(signum: int, _frame: FrameType | None) -> None:
