@@ -5,17 +5,25 @@ Environment: RASA_PORT (5005), ACTIONS_PORT (5055), RASA_INTERFACE (127.0.0.1), 
 WEB_PORT (8080; the chat page, served on RASA_INTERFACE too), EXIT_URL (where quick exit goes),
 RASA_ENABLE_API (off; "1" turns on Rasa's HTTP API, and then RASA_API_TOKEN is required),
 RASA_CORS (no CORS; a space-separated allow-list of origins that may call Rasa from a browser).
+
+Production (docs/production.md): ENDPOINTS=endpoints.production.yml (`make run-production`)
+uses PostgreSQL and Redis named by the DB_* and REDIS_* variables; RASA_SERVERS (1) Rasa servers
+listen on RASA_PORT and the ports after it, and the chat page passes messages to each in turn.
+WEB_INTERFACE (RASA_INTERFACE) is where the chat page listens: the only port to expose.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -28,6 +36,17 @@ from scripts.web import embed_snippet  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEFAULT_MODEL = ROOT / "models" / "triage.tar.gz"
+DEFAULT_ENDPOINTS = ROOT / "endpoints.yml"
+# Filled in when unset, for endpoint files that use them (endpoints.production.yml); Rasa
+# refuses to start when a ${VAR} of its endpoint file is unset.
+PRODUCTION_DEFAULTS = {
+    "DB_PORT": "5432",
+    "DB_NAME": "triage",
+    "REDIS_PORT": "6379",
+    "REDIS_DB": "1",
+    "REDIS_PASSWORD": "",
+    "TRACKER_RETENTION_MINUTES": "30",
+}
 READY_TIMEOUT = 180.0
 
 
@@ -65,9 +84,16 @@ class BotServers:
         exit_url: str | None = None,
         api_token: str | None = None,
         cors_origins: list[str] | None = None,
+        endpoints: Path = DEFAULT_ENDPOINTS,
+        rasa_ports: Sequence[int] = (),
+        env: Mapping[str, str] | None = None,
+        web_interface: str | None = None,
     ) -> None:
         """api_token: turns on Rasa's HTTP API (off otherwise), which then needs this token.
-        cors_origins: the browser origins allowed to call Rasa (none otherwise)."""
+        cors_origins: the browser origins allowed to call Rasa (none otherwise).
+        endpoints: Rasa's endpoints file; rasa_ports: more Rasa servers besides rasa_port
+        (they need shared stores: endpoints.production.yml); env: extra environment for the
+        servers (DB_*, REDIS_*); web_interface: where the chat page listens (interface)."""
         self.rasa_port = rasa_port
         self.actions_port = actions_port
         self.interface = interface
@@ -78,6 +104,11 @@ class BotServers:
         self.exit_url = exit_url
         self.api_token = api_token
         self.cors_origins = list(cors_origins or [])
+        self.endpoints = endpoints
+        self.rasa_ports = [rasa_port, *[p for p in rasa_ports if p != rasa_port]]
+        self.env = dict(env or {})
+        self.web_interface = web_interface or interface
+        self.rasa_processes: dict[int, subprocess.Popen[bytes]] = {}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.ready_urls: set[str] = set()
 
@@ -90,6 +121,11 @@ class BotServers:
         return f"{self.rasa_url}/webhooks/rest/webhook"
 
     @property
+    def webhook_urls(self) -> list[str]:
+        """The REST webhook of every Rasa server."""
+        return [f"http://localhost:{port}/webhooks/rest/webhook" for port in self.rasa_ports]
+
+    @property
     def web_url(self) -> str:
         """The chat page (only when started with a web_port)."""
         return f"http://localhost:{self.web_port}/"
@@ -98,23 +134,30 @@ class BotServers:
     def actions_url(self) -> str:
         return f"http://localhost:{self.actions_port}"
 
-    def _endpoints_file(self) -> Path:
-        """endpoints.yml with the action server's port, so any port can be used."""
-        text = (ROOT / "endpoints.yml").read_text(encoding="utf-8")
+    def _endpoints_file(self, rasa_port: int) -> Path:
+        """The endpoints file with the action server's port, so any port can be used."""
+        text = self.endpoints.read_text(encoding="utf-8")
         text = text.replace("localhost:5055", f"localhost:{self.actions_port}")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        path = self.workdir / f"endpoints.{self.rasa_port}.yml"
+        path = self.workdir / f"endpoints.{rasa_port}.yml"
         path.write_text(text, encoding="utf-8")
         return path
 
-    def _spawn(self, args: list[str], env: dict[str, str]) -> None:
+    def _env(self) -> dict[str, str]:
+        env = _server_env()
+        env.update(self.env)
+        # endpoints.production.yml's action server: this one, unless another is named.
+        env.setdefault("ACTION_ENDPOINT_URL", f"http://localhost:{self.actions_port}/webhook")
+        return env
+
+    def _spawn(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         out = self.log if self.log is not None else None
-        self.processes.append(
-            subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        )
+        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
 
     def start_actions(self) -> None:
-        env = _server_env()
+        env = self._env()
         env["SANIC_HOST"] = "127.0.0.1"  # the action server is never exposed
         self._spawn(
             [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
@@ -123,17 +166,31 @@ class BotServers:
         )
         self.ready_urls.add(f"{self.actions_url}/health")
 
-    def start_rasa(self) -> None:
+    def start_rasa(self, port: int | None = None) -> None:
+        """Starts the Rasa server on `port` (rasa_port by default)."""
+        port = self.rasa_port if port is None else port
         if not self.model.exists():
             raise SystemExit(f"No trained model at {self.model}: run `make train` first.")
-        self._spawn(
+        self.rasa_processes[port] = self._spawn(
             [str(BIN / "rasa"), "run", "--model", str(self.model),
-             "--port", str(self.rasa_port), "--interface", self.interface,
-             "--endpoints", str(self._endpoints_file()),
+             "--port", str(port), "--interface", self.interface,
+             "--endpoints", str(self._endpoints_file(port)),
              "--credentials", str(ROOT / "credentials.yml"), *self._rasa_hardening_args()],
-            _server_env(),
+            self._env(),
         )
-        self.ready_urls.add(f"{self.rasa_url}/webhooks/rest/")
+        self.ready_urls.add(f"http://localhost:{port}/webhooks/rest/")
+
+    def stop_rasa(self, port: int) -> None:
+        """Stops one Rasa server as SIGTERM does (Sanic finishes the requests under way)."""
+        process = self.rasa_processes.pop(port)
+        self.ready_urls.discard(f"http://localhost:{port}/webhooks/rest/")
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        self.processes.remove(process)
 
     def _rasa_hardening_args(self) -> list[str]:
         """Rasa's HTTP API (models, trackers) stays off unless a token is given; CORS headers
@@ -151,10 +208,10 @@ class BotServers:
         """The chat page server, which proxies messages to this Rasa's webhook."""
         if self.web_port is None:
             raise ValueError("no web_port")
-        env = _server_env()
+        env = self._env()
         env["WEB_PORT"] = str(self.web_port)
-        env["WEB_INTERFACE"] = self.interface
-        env["RASA_WEBHOOK"] = self.webhook_url
+        env["WEB_INTERFACE"] = self.web_interface
+        env["RASA_WEBHOOK"] = ",".join(self.webhook_urls)
         if self.exit_url is not None:
             env["EXIT_URL"] = self.exit_url
         self._spawn([str(BIN / "python"), str(ROOT / "scripts" / "web.py")], env)
@@ -162,7 +219,8 @@ class BotServers:
 
     def start(self) -> None:
         self.start_actions()
-        self.start_rasa()
+        for port in self.rasa_ports:
+            self.start_rasa(port)
         if self.web_port is not None:
             self.start_web()
         self.wait_ready()
@@ -191,6 +249,7 @@ class BotServers:
                 process.kill()
                 process.wait()
         self.processes.clear()
+        self.rasa_processes.clear()
         self.ready_urls.clear()
 
     def __enter__(self) -> BotServers:
@@ -212,9 +271,47 @@ def api_token_from_env() -> str | None:
     return token
 
 
+def endpoints_environment(endpoints: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables the endpoints file uses (${VAR}), with PRODUCTION_DEFAULTS for unset
+    optional ones; stops with the names of the required ones that are unset."""
+    names = sorted(set(re.findall(r"\$\{(\w+)\}", endpoints.read_text(encoding="utf-8"))))
+    known = {**PRODUCTION_DEFAULTS, **environ}
+    # ACTION_ENDPOINT_URL: BotServers names its own action server when it is unset.
+    missing = [n for n in names if n not in known and n != "ACTION_ENDPOINT_URL"]
+    if missing:
+        raise SystemExit(f"{endpoints.name} needs these environment variables: "
+                         f"{', '.join(missing)} (see docs/production.md).")
+    return {n: known[n] for n in names if n in known}
+
+
+def check_reachable(env: Mapping[str, str]) -> None:
+    """Stops at once with a clear message when PostgreSQL or Redis does not answer (Rasa
+    itself would wait for the database for ever)."""
+    for what, host_var, port_var in (("PostgreSQL", "DB_HOST", "DB_PORT"),
+                                     ("Redis", "REDIS_HOST", "REDIS_PORT")):
+        host, port = env.get(host_var), env.get(port_var)
+        if not host or not port or "://" in host:
+            continue
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as error:
+            raise SystemExit(f"{what} at {host}:{port} ({host_var}, {port_var}) cannot be "
+                             f"reached: {error}") from None
+
+
 def main() -> None:
+    endpoints = Path(os.environ.get("ENDPOINTS", str(DEFAULT_ENDPOINTS)))
+    if not endpoints.is_absolute():
+        endpoints = ROOT / endpoints
+    env = endpoints_environment(endpoints, os.environ)
+    check_reachable(env)
+    rasa_port = int(os.environ.get("RASA_PORT", "5005"))
+    rasa_servers = int(os.environ.get("RASA_SERVERS", "1"))
+    if rasa_servers > 1 and endpoints == DEFAULT_ENDPOINTS:
+        raise SystemExit("RASA_SERVERS above 1 needs shared stores: "
+                         "ENDPOINTS=endpoints.production.yml (make run-production).")
     servers = BotServers(
-        rasa_port=int(os.environ.get("RASA_PORT", "5005")),
+        rasa_port=rasa_port,
         actions_port=int(os.environ.get("ACTIONS_PORT", "5055")),
         interface=os.environ.get("RASA_INTERFACE", "127.0.0.1"),
         model=Path(os.environ.get("MODEL", str(DEFAULT_MODEL))),
@@ -222,6 +319,10 @@ def main() -> None:
         exit_url=os.environ.get("EXIT_URL"),
         api_token=api_token_from_env(),
         cors_origins=os.environ.get("RASA_CORS", "").split(),
+        endpoints=endpoints,
+        rasa_ports=range(rasa_port, rasa_port + rasa_servers),
+        env=env,
+        web_interface=os.environ.get("WEB_INTERFACE"),
     )
 
     def shut_down(signum: int, _frame: FrameType | None) -> None:
@@ -239,8 +340,9 @@ def main() -> None:
         "\nThe triage bot is running.\n"
         f"  Chat page:     {servers.web_url}\n"
         f"  Embed snippet: {embed_snippet(servers.web_url)}\n"
-        f"  REST webhook:  {servers.webhook_url}\n"
-        f"  Action server: {servers.actions_url} (loopback only)\n"
+        + "".join(f"  REST webhook:  {url}\n" for url in servers.webhook_urls)
+        + f"  Action server: {servers.actions_url} (loopback only)\n"
+        f"  Endpoints:     {endpoints}\n"
         "Try:\n"
         f"  curl -s -X POST {servers.webhook_url} -H 'Content-Type: application/json' \\\n"
         "       -d '{\"sender\": \"try-1\", \"message\": \"hello\"}'\n"

@@ -7,14 +7,19 @@ limited to MAX_BODY bytes (413). Conversations are kept only in memory, here and
 
 Environment: WEB_PORT (8080), WEB_INTERFACE (127.0.0.1), RASA_WEBHOOK
 (http://localhost:5005/webhooks/rest/webhook), EXIT_URL (https://www.bbc.co.uk/weather).
+RASA_WEBHOOK may list several Rasa servers, separated by commas (production, with shared
+stores): each message goes to the next one, and to the one after when a server refuses the
+connection (it is down, so the message never reached it).
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,6 +62,8 @@ SECURITY_HEADERS = {
 SESSIONS: web.AppKey[dict[str, float]] = web.AppKey("sessions", dict)
 CONFIG: web.AppKey[dict[str, str]] = web.AppKey("config", dict)
 CLIENT: web.AppKey[aiohttp.ClientSession] = web.AppKey("client", aiohttp.ClientSession)
+WEBHOOKS: web.AppKey[list[str]] = web.AppKey("webhooks", list)
+TURNS: web.AppKey[Iterator[int]] = web.AppKey("turns", Iterator)
 
 
 def embed_snippet(base_url: str) -> str:
@@ -174,16 +181,24 @@ async def message(request: web.Request) -> web.Response:
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE_CHARS:
         raise web.HTTPBadRequest(reason="message must be 1 to 1000 characters")
     sessions[sid] = now
-    try:
-        async with request.app[CLIENT].post(
-            request.app[CONFIG]["rasa_webhook"], json={"sender": sid, "message": text}
-        ) as response:
-            if response.status != 200:
-                raise web.HTTPBadGateway(reason="the bot did not answer")
-            replies = await response.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-        raise web.HTTPBadGateway(reason="the bot cannot be reached") from error
-    return web.json_response(_bot_messages(replies))
+    webhooks = request.app[WEBHOOKS]
+    turns: Iterator[int] = request.app[TURNS]
+    first = next(turns)
+    for attempt in range(len(webhooks)):
+        try:
+            async with request.app[CLIENT].post(
+                webhooks[(first + attempt) % len(webhooks)], json={"sender": sid, "message": text}
+            ) as response:
+                if response.status != 200:
+                    raise web.HTTPBadGateway(reason="the bot did not answer")
+                replies = await response.json(content_type=None)
+            return web.json_response(_bot_messages(replies))
+        except aiohttp.ClientConnectorError:
+            continue  # not connected, so not delivered: the next server may take it
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            # Sent but unanswered: it may have been handled, so it is not sent twice.
+            raise web.HTTPBadGateway(reason="the bot cannot be reached") from error
+    raise web.HTTPBadGateway(reason="the bot cannot be reached")
 
 
 async def _client_context(app: web.Application) -> Any:
@@ -200,6 +215,8 @@ def create_app(rasa_webhook: str, exit_url: str = DEFAULT_EXIT_URL) -> web.Appli
     app = web.Application(client_max_size=MAX_BODY, middlewares=[security_headers])
     app[SESSIONS] = {}
     app[CONFIG] = {"rasa_webhook": rasa_webhook, "exit_url": exit_url}
+    app[WEBHOOKS] = [url.strip() for url in rasa_webhook.split(",") if url.strip()]
+    app[TURNS] = itertools.count()
     app.cleanup_ctx.append(_client_context)
     app.router.add_get("/", index)
     for path in STATIC:
