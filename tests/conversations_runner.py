@@ -193,8 +193,11 @@ def _step(raw: Any, number: int, where: str, problems: _Problems) -> Step | None
         return None
     kind: Literal["user", "button"] = "user" if kinds[0] == "user" else "button"
     text = raw[kind]
-    if not isinstance(text, str) or not text.strip():
-        problems.add(where, f'"{kind}" must be a non-empty text')
+    # A typed message may be empty or blank on purpose (what does the bot do with nothing?),
+    # as long as it is written as a quoted text; a button needs a title.
+    if not isinstance(text, str) or (kind == "button" and not text.strip()):
+        problems.add(where, f'"{kind}" must be a text' + (" (not empty)" if kind == "button"
+                                                          else ', e.g. "" for an empty message'))
         return None
     if kind == "button" and number == 1:
         problems.add(where, "the first step cannot click a button: the bot has not said anything")
@@ -202,7 +205,8 @@ def _step(raw: Any, number: int, where: str, problems: _Problems) -> Step | None
     checks = {key: _texts(raw[key], key, where, problems) for key in CHECK_KEYS if key in raw}
     if not ok:
         return None
-    return Step(number=number, line=raw.line, kind=kind, text=text.strip(), **checks)
+    return Step(number=number, line=raw.line, kind=kind,
+                text=text if kind == "user" else text.strip(), **checks)
 
 
 def _conversation(

@@ -209,7 +209,8 @@ def test_a_conversation_without_steps_is_an_error(tmp_path: Path, steps: str) ->
     [
         ("- user: hi\n                button: No", "not user and button"),
         ("- expect: hi", "not neither"),
-        ("- user: ''", '"user" must be a non-empty text'),
+        ("- button: ''", '"button" must be a text (not empty)'),
+        ("- user: [hi]", '"user" must be a text, e.g. "" for an empty message'),
         ("- user: hi\n                expect: []", '"expect" is an empty list'),
         ("- user: hi\n                expect: ['']", '"expect" must be a text or a list of texts'),
         ("- user: hi\n                expect_link: www.gov.uk", "starting with https://"),
