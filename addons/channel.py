@@ -2,8 +2,9 @@
 
 POST /webhooks/rest/webhook {"sender": "<id>", "message": "<text>"} -> [bot messages], as the
 standard channel, but:
-- malformed requests get a clear 4xx, never a 5xx: a body over MAX_BODY_BYTES (413), no JSON
-  object, a missing or malformed sender, a message that is not a string (400);
+- malformed requests get a clear 4xx, never a 5xx (only 503 while the model is loading):
+  a body over MAX_BODY_BYTES (413), no JSON object, a missing or malformed sender, a message
+  that is not a string (400);
 - the text is cleaned and cut to MAX_MESSAGE_CHARS before NLU (addons/text.py);
 - an empty message, or a turn in which the bot would say nothing (the action server is down,
   or anything else failed), gets a static answer from the domain that still gives 999 and the
@@ -87,7 +88,10 @@ class TriageRestInput(InputChannel):
             if not isinstance(message, str):
                 return _error(400, "message must be a string")
 
-            domain: Domain = request.app.ctx.agent.domain
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is None or not agent.is_ready():  # the model is still loading
+                return _error(503, "the bot is starting; try again in a few seconds")
+            domain: Domain = agent.domain
             text = clean_message(message, MAX_MESSAGE_CHARS)
             if not text:
                 return response.json(await static_reply(domain, EMPTY_MESSAGE_RESPONSE, sender))
