@@ -127,3 +127,19 @@ check-links: $(VENV)/.installed
 
 clean:
 	rm -rf build models results .rasa .pytest_cache .mypy_cache .ruff_cache
+
+# --- Benchmark ----------------------------------------------------------------------------
+
+# Not a test and not part of `make test`: this bot against a default `rasa init` bot over the
+# REST webhook (docs/benchmark.md). It trains copies into build/bench/ (never models/), starts
+# its own servers and a throwaway redis-server on a free loopback port, prints the figures and
+# writes results/bench.json and results/bench.md. BENCH_ARGS=--quick for a short smoke run.
+.PHONY: bench redis-server
+BENCH_ARGS ?=
+bench: $(VENV)/.installed $(SPACY_DIR)/meta.json redis-server
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  echo "Installing Debian's redis-server (needs root)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
