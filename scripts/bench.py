@@ -41,6 +41,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -541,6 +542,7 @@ class Redis:
 
     def __init__(self) -> None:
         self.port = free_port()
+        self.password = secrets.token_urlsafe(16)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -551,7 +553,7 @@ class Redis:
         directory.mkdir(parents=True, exist_ok=True)
         self.process = spawn(
             [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(directory)],
+             "--appendonly", "no", "--dir", str(directory), "--requirepass", self.password],
             dict(os.environ), "redis.log")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -562,16 +564,79 @@ class Redis:
         raise TimeoutError("redis-server did not start")
 
     def command(self, *words: str) -> bytes:
-        request = f"*{len(words)}\r\n".encode()
-        for word in words:
-            request += f"${len(word.encode())}\r\n{word}\r\n".encode()
+        """One command after AUTH, in Redis's wire protocol; returns the raw reply."""
+        request = b""
+        for command in (("AUTH", self.password), words):
+            request += f"*{len(command)}\r\n".encode()
+            for word in command:
+                request += f"${len(word.encode())}\r\n{word}\r\n".encode()
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
             sock.sendall(request)
-            return sock.recv(65536)
+            reply = b""
+            while reply.count(b"\r\n") < 2:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        return reply.split(b"\r\n", 1)[1]  # after AUTH's +OK
 
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process)
+
+
+def postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    return found[-1].parent if found else None
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    """Debian's PostgreSQL refuses to run as root: run its commands as `postgres` then."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster on a free loopback port (fsync off), for the production
+    configuration's tracker store; removed at the end."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin = bin_dir
+        self.port = free_port()
+        self.password = secrets.token_urlsafe(16)
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        self.data = self.dir / "data"
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        subprocess.run(_as_postgres([
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]),
+            check=True, capture_output=True)
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c max_connections=200")
+        subprocess.run(_as_postgres([
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "pg.log"),
+            "-o", options, "-w", "start"]), check=True, capture_output=True)
+        self.psql(f"CREATE ROLE bench LOGIN PASSWORD '{self.password}'")
+
+    def psql(self, sql: str) -> None:
+        subprocess.run(_as_postgres([
+            str(self.bin / "psql"), "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
+            "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql]),
+            check=True, capture_output=True)
+
+    def new_database(self, name: str) -> dict[str, str]:
+        self.psql(f"CREATE DATABASE {name} OWNER bench")
+        return {"DB_HOST": "127.0.0.1", "DB_PORT": str(self.port), "DB_NAME": name,
+                "DB_USER": "bench", "DB_PASSWORD": self.password}
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(_as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data),
+                                         "-m", "fast", "-w", "stop"]),
+                           check=False, capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @dataclass
@@ -584,6 +649,7 @@ class Setup:
     model: Path
     workers: int = 1
     redis: bool = False
+    production: bool = False  # endpoints.production.yml: PostgreSQL tracker, Redis lock
 
 
 @dataclass
@@ -614,9 +680,11 @@ class Durations:
 
 
 class Bench:
-    def __init__(self, durations: Durations, redis: Redis | None) -> None:
+    def __init__(self, durations: Durations, redis: Redis | None,
+                 postgres: Postgres | None = None) -> None:
         self.durations = durations
         self.redis = redis
+        self.postgres = postgres
         self.actions: subprocess.Popen[bytes] | None = None
         self.actions_port = free_port()
 
@@ -640,7 +708,8 @@ class Bench:
                 raise RuntimeError("no Redis")
             for key, db in (("tracker_store", 0), ("lock_store", 1)):
                 lines.append(f"{key}:\n  type: redis\n  url: 127.0.0.1\n"
-                             f"  port: {self.redis.port}\n  db: {db}\n  key_prefix: bench")
+                             f"  port: {self.redis.port}\n  db: {db}\n"
+                             f"  password: {self.redis.password}\n  key_prefix: bench")
         path = BENCH_DIR / f"endpoints.{setup.name}.yml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
@@ -655,8 +724,12 @@ class Bench:
             cwd = BASELINE_DIR
         else:
             self.start_actions()
+            endpoints = self.endpoints(setup)
+            if setup.production:
+                endpoints = ROOT / "endpoints.production.yml"
+                env.update(self.production_env(setup))
             args = [str(BIN / "rasa"), "run", "--model", str(setup.model), "--port", str(port),
-                    "--interface", "127.0.0.1", "--endpoints", str(self.endpoints(setup)),
+                    "--interface", "127.0.0.1", "--endpoints", str(endpoints),
                     "--credentials", str(ROOT / "credentials.yml")]
             cwd = ROOT
         if setup.redis and self.redis is not None:
@@ -664,12 +737,29 @@ class Bench:
         started = time.monotonic()
         return spawn(args, env, log_name, cwd), started, log_name
 
+    def production_env(self, setup: Setup) -> dict[str, str]:
+        """The ${VARIABLES} of endpoints.production.yml: a new database for each setup."""
+        if self.postgres is None or self.redis is None:
+            raise RuntimeError("no PostgreSQL or Redis")
+        env = self.postgres.new_database(re.sub(r"\W", "_", setup.name))
+        env.update({
+            "ACTION_ENDPOINT_URL": f"http://localhost:{self.actions_port}/webhook",
+            "TRACKER_RETENTION_MINUTES": "30",
+            "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.redis.port), "REDIS_DB": "1",
+            "REDIS_PASSWORD": self.redis.password,
+        })
+        return env
+
     def roots(self, rasa: subprocess.Popen[bytes]) -> dict[str, int]:
         roots = {"rasa": rasa.pid}
         if self.actions is not None:
             roots["actions"] = self.actions.pid
         if self.redis is not None and self.redis.process is not None:
             roots["redis"] = self.redis.process.pid
+        if self.postgres is not None:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                pid = (self.postgres.data / "postmaster.pid").read_text().split()[0]
+                roots["postgres"] = int(pid)
         return roots
 
     def measure(self, setup: Setup) -> Measurement:
@@ -703,7 +793,9 @@ class Bench:
         per_message = cpu_concurrent["cpu_s"]["rasa"] * 1000 / max(concurrent.total_messages, 1)
         return Measurement(
             setup=setup.name, title=setup.title, bot=setup.bot, workers=setup.workers,
-            stores="Redis tracker + lock store" if setup.redis else "in memory",
+            stores=("PostgreSQL tracker + Redis lock (endpoints.production.yml)"
+                    if setup.production else
+                    "Redis tracker + lock store" if setup.redis else "in memory"),
             first_answer_s=round(first, 2), peak_rss_mb=round(peak, 1),
             peak_processes=sampler.peak_processes, sequential=sequential,
             concurrent=concurrent, cpu_sequential=cpu_sequential, cpu_concurrent=cpu_concurrent,
@@ -1006,8 +1098,10 @@ def render(results: dict[str, Any]) -> str:
                 f"| {fmt(ratio(x['peak_rss_mb'], base['peak_rss_mb']), 2)}x |")
     if results.get("scaling"):
         sc = results["scaling"]
-        lines.append("\n## Two workers (production configuration)\n")
+        lines.append("\n## Two workers (scale-out configuration)\n")
         lines.append(sc["summary"])
+    for setup_name, error in results.get("errors", {}).items():
+        lines.append(f"\n**{setup_name} failed**: {error}")
     lines.append("\n## Targets for this bot (informational)\n")
     lines.append("| setup | target | value | met |\n| --- | --- | ---: | --- |")
     for t in results["targets"]:
@@ -1072,13 +1166,15 @@ def sharing_summary(measurements: list[Measurement]) -> dict[str, Any]:
 # --- Main ----------------------------------------------------------------------------------
 
 
-def production_endpoints_note() -> str:
-    path = ROOT / "endpoints.production.yml"
-    if path.exists():
-        return ("endpoints.production.yml exists, but its PostgreSQL and Redis are not started "
-                "by this benchmark; measured with Rasa's Redis tracker store and Redis lock store "
+def production_endpoints_note(stores: str) -> str:
+    if stores == "production":
+        return ("Measured on endpoints.production.yml as it was at the time of the run, with a "
+                "throwaway PostgreSQL cluster and redis-server started by the benchmark.")
+    if (ROOT / "endpoints.production.yml").exists():
+        return ("endpoints.production.yml exists but was not used (no PostgreSQL, or "
+                "--stores redis): measured with Rasa's Redis tracker store and Redis lock store "
                 "(build/bench/endpoints.*.yml) on a redis-server started for the run.")
-    return ("endpoints.production.yml was not there when this ran; measured with Rasa's Redis "
+    return ("endpoints.production.yml was not there when this ran: measured with Rasa's Redis "
             "tracker store and Redis lock store (build/bench/endpoints.*.yml) on a "
             "redis-server started for the run, on a free loopback port.")
 
@@ -1096,8 +1192,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help="serve this model of this bot instead of training one")
     parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--no-redis", action="store_true",
-                        help="leave out the Redis setups (one and two workers)")
+    parser.add_argument("--stores", choices=("auto", "production", "redis", "none"),
+                        default="auto",
+                        help="the scale-out setups (one and two workers): endpoints.production.yml "
+                             "on a throwaway PostgreSQL and Redis ('production'), Rasa's Redis "
+                             "tracker and lock stores ('redis'), or none; 'auto' (default): "
+                             "production when endpoints.production.yml and PostgreSQL are there")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args(argv)
 
@@ -1137,27 +1237,47 @@ def main(argv: list[str] | None = None) -> None:
                             models["baseline"]))
     setups.append(Setup(name, "this bot, one process, in-memory stores (make run)", "triage",
                         models["triage"]))
-    if not args.no_redis:
-        setups.append(Setup(f"{name}-redis", "this bot, one process, Redis stores", "triage",
-                            models["triage"], redis=True))
-        setups.append(Setup(f"{name}-redis-2w", "this bot, SANIC_WORKERS=2, Redis stores",
-                            "triage", models["triage"], workers=2, redis=True))
+    stores = args.stores
+    if stores == "auto":
+        stores = ("production" if (ROOT / "endpoints.production.yml").exists()
+                  and postgres_bin() is not None else "redis")
+    scale_names: tuple[str, str] | None = None
+    if stores != "none":
+        production = stores == "production"
+        tag, what = ("prod", "endpoints.production.yml (PostgreSQL tracker, Redis lock)") \
+            if production else ("redis", "Redis tracker + lock stores")
+        scale_names = (f"{name}-{tag}", f"{name}-{tag}-2w")
+        setups.append(Setup(scale_names[0], f"this bot, one process, {what}", "triage",
+                            models["triage"], redis=True, production=production))
+        setups.append(Setup(scale_names[1], f"this bot, SANIC_WORKERS=2, {what}", "triage",
+                            models["triage"], workers=2, redis=True, production=production))
 
-    redis = None if args.no_redis else Redis()
-    bench = Bench(durations, redis)
+    redis = Redis() if stores != "none" else None
+    bin_dir = postgres_bin()
+    postgres = Postgres(bin_dir) if stores == "production" and bin_dir is not None else None
+    bench = Bench(durations, redis, postgres)
     measurements: list[Measurement] = []
+    errors: dict[str, str] = {}
     profile: dict[str, Any] | None = None
     try:
         if redis is not None:
             redis.start()
+        if postgres is not None:
+            postgres.start()
         for setup in setups:
-            measurements.append(bench.measure(setup))
+            try:
+                measurements.append(bench.measure(setup))
+            except (RuntimeError, TimeoutError) as error:  # the others still run
+                errors[setup.name] = str(error)
+                say(f"[{setup.name}] FAILED: {error}")
         if not args.no_profile:
             profile = bench.profile(setups[1] if "baseline" in models else setups[0])
     finally:
         bench.stop_actions()
         if redis is not None:
             redis.stop()
+        if postgres is not None:
+            postgres.stop()
 
     by_name = {x.setup: x for x in measurements}
     baseline = by_name.get("baseline")
@@ -1177,8 +1297,10 @@ def main(argv: list[str] | None = None) -> None:
         "sharing": sharing_summary(measurements),
         "targets": [t for x in measurements if x.bot == "triage" for t in targets(x, baseline)],
         "profile": profile,
+        "errors": errors,
     }
-    one, two = by_name.get(f"{name}-redis"), by_name.get(f"{name}-redis-2w")
+    one, two = (by_name.get(scale_names[0]), by_name.get(scale_names[1])) if scale_names \
+        else (None, None)
     if one and two:
         scale = ratio(two.concurrent.throughput, one.concurrent.throughput)
         vs_base = ratio(two.concurrent.throughput,
@@ -1187,12 +1309,12 @@ def main(argv: list[str] | None = None) -> None:
             "two_workers_over_one": scale,
             "two_workers_over_baseline": vs_base,
             "summary": (
-                f"SANIC_WORKERS=2 on Redis stores: {two.concurrent.throughput:.1f} msg/s at "
+                f"SANIC_WORKERS=2 on {two.stores}: {two.concurrent.throughput:.1f} msg/s at "
                 f"{USERS} users (p95 {two.concurrent.p95_ms:.0f} ms), {fmt(scale, 2)}x one "
                 f"worker on the same stores ({one.concurrent.throughput:.1f} msg/s)"
                 + (f" and {fmt(vs_base, 2)}x the baseline" if vs_base else "")
                 + f"; peak RSS {two.peak_rss_mb:.0f} MB over {two.peak_processes} processes. "
-                + production_endpoints_note()),
+                + production_endpoints_note(stores)),
         }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"{label}.json").write_text(json.dumps(results, indent=2) + "\n",
