@@ -1,0 +1,287 @@
+"""The production tracker store: Rasa's SQLTrackerStore that forgets what users typed.
+
+endpoints.production.yml configures it (`type: addons.tracker_store.RedactingSQLTrackerStore`).
+It stores conversations exactly as SQLTrackerStore does (table `events`), and once a
+conversation has had no event for `retention_minutes` (default 30, as session_expiration_time
+in domain.yml) it redacts that conversation's rows in place:
+
+- user messages: the text, the text in the parse data, entity values and message metadata;
+- slot values, unless the domain itself defines the value (a categorical value, the value of a
+  from_intent mapping, a slot name for requested_slot) or it is a number or a boolean;
+- entity values added by actions, and any other metadata.
+
+Intent names, action names, slot names, timestamps and the bot's own messages stay, so
+conversations can still be counted by route. Rows are updated, never deleted: Rasa's save()
+counts the stored rows of a session to know which events are new.
+
+Every Rasa server runs the redaction at most once a minute (more often only when the
+retention itself is shorter), on a timer and from save(), for the conversations listed in the
+table `pending_redaction`, which save() fills. scripts/redact.py does the same by hand or from
+cron, and with --scan also finds conversations stored without this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.exc import IntegrityError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_MINUTES = 30.0
+MAX_INTERVAL_SECONDS = 60.0
+# Conversations redacted per run; the rest wait for the next run, so a backlog never holds a
+# database transaction (or the server's thread pool) for long.
+BATCH_SIZE = 500
+
+# Kept from a user message's parse data: what was understood, not what was said.
+PARSE_DATA_KEYS = ("intent", "intent_ranking", "response_selector", "message_id")
+# Kept from an entity: its name and who found it, not its value.
+ENTITY_KEYS = ("entity", "extractor", "role", "group", "confidence_entity", "processors")
+# Kept from any event's metadata: set by Rasa or the domain, never by the user.
+METADATA_KEYS = ("model_id", "assistant_id", "utter_action")
+
+
+def _float(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of minutes, not {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative")
+    return number
+
+
+def designed_slot_values(domain: Domain | None) -> dict[str, set[str]]:
+    """For each slot, the string values the domain itself defines (lower case)."""
+    if domain is None:
+        return {}
+    names = {slot.name for slot in domain.slots}
+    designed: dict[str, set[str]] = {}
+    for slot in domain.slots:
+        values = {str(v).lower() for v in getattr(slot, "values", None) or []}
+        for mapping in slot.mappings or []:
+            if isinstance(mapping, dict) and "value" in mapping:
+                values.add(str(mapping["value"]).lower())
+        if slot.initial_value is not None:
+            values.add(str(slot.initial_value).lower())
+        designed[slot.name] = values
+    # Forms ask for slots by name.
+    designed.setdefault("requested_slot", set()).update(name.lower() for name in names)
+    return designed
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {}
+    return {key: value[key] for key in METADATA_KEYS if key in value}
+
+
+def _entities(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    kept = []
+    for entity in value:
+        if isinstance(entity, dict):
+            redacted = {key: entity[key] for key in ENTITY_KEYS if key in entity}
+            redacted["value"] = None
+            kept.append(redacted)
+    return kept
+
+
+def _slot_value(name: Any, value: Any, designed: dict[str, set[str]]) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str) and value.lower() in designed.get(str(name), set()):
+        return value
+    return None
+
+
+def redact_event(event: dict[str, Any], designed: dict[str, set[str]]) -> dict[str, Any]:
+    """The serialised event (as in the `data` column) without anything the user typed."""
+    out = dict(event)
+    if "metadata" in out:
+        out["metadata"] = _metadata(out["metadata"])
+    kind = out.get("event")
+    if kind == "user":
+        out["text"] = None
+        parse_data = out.get("parse_data")
+        if isinstance(parse_data, dict):
+            kept = {key: parse_data[key] for key in PARSE_DATA_KEYS if key in parse_data}
+            kept["text"] = None
+            kept["entities"] = _entities(parse_data.get("entities"))
+            out["parse_data"] = kept
+    elif kind == "entities":
+        out["entities"] = _entities(out.get("entities"))
+    elif kind == "slot":
+        out["value"] = _slot_value(out.get("name"), out.get("value"), designed)
+    elif kind == "agent":
+        out["text"] = None
+        out["data"] = None
+    return out
+
+
+class RedactingSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore whose stored user text lasts `retention_minutes` after the last event."""
+
+    class PendingRedaction(SQLTrackerStore.Base):
+        """Conversations whose rows may still hold user text, with their last event's time."""
+
+        __tablename__ = "pending_redaction"
+
+        sender_id = sa.Column(sa.String(255), primary_key=True)
+        last_event_at = sa.Column(sa.Float, nullable=False, index=True)
+
+    def __init__(
+        self,
+        domain: Domain | None = None,
+        retention_minutes: Any = DEFAULT_RETENTION_MINUTES,
+        **kwargs: Any,
+    ) -> None:
+        # Endpoint files give every value as a string ("${TRACKER_RETENTION_MINUTES}").
+        self.retention_seconds = _float(retention_minutes, "retention_minutes") * 60
+        super().__init__(domain=domain, **kwargs)
+        # Database errors are logged (FailSafeTrackerStore); without this their text would
+        # include the statement's parameters, which hold the user's message.
+        self.engine.hide_parameters = True
+        self.interval_seconds = min(MAX_INTERVAL_SECONDS, max(self.retention_seconds, 1.0))
+        self._next_run = time.monotonic() + self.interval_seconds
+        self._running = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._start_timer()
+
+    # --- Rasa's interface ---------------------------------------------------------------
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        # Listed first: a crash between the two leaves a harmless entry, never unlisted text.
+        # The latest event's time: redact_idle() redacts the rows up to it.
+        last = max((event.timestamp for event in tracker.events), default=time.time())
+        self._mark_pending(tracker.sender_id, last)
+        await super().save(tracker)
+        self._start_timer()
+        self._maybe_run()
+
+    # --- Redaction ----------------------------------------------------------------------
+
+    def _mark_pending(self, sender_id: str, at: float, only_if_absent: bool = False) -> None:
+        table = self.PendingRedaction.__table__
+        with self.session_scope() as session:
+            updated = 0
+            if not only_if_absent:
+                updated = session.execute(
+                    table.update().where(table.c.sender_id == sender_id).values(last_event_at=at)
+                ).rowcount
+            if updated == 0:
+                try:
+                    with session.begin_nested():
+                        session.execute(
+                            table.insert().values(sender_id=sender_id, last_event_at=at)
+                        )
+                except IntegrityError:  # already listed (by another server just now)
+                    pass
+            session.commit()
+
+    def _start_timer(self) -> None:
+        """Runs the redaction every interval while the server's event loop runs, so quiet
+        hours do not keep text longer (scripts/redact.py has no loop and needs none)."""
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._timer = loop.call_later(self.interval_seconds, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._maybe_run()
+        self._start_timer()
+
+    def _maybe_run(self) -> None:
+        """Starts a redaction run in a worker thread, at most once per interval."""
+        now = time.monotonic()
+        if self._running or now < self._next_run:
+            return
+        self._next_run = now + self.interval_seconds
+        self._running = True
+        future = asyncio.get_running_loop().run_in_executor(None, self.redact_idle)
+        future.add_done_callback(self._run_done)
+
+    def _run_done(self, future: asyncio.Future[int]) -> None:
+        self._running = False
+        error = future.exception()
+        if error is not None:
+            # The type only: a database error's text can quote stored data.
+            logger.error("Redacting idle conversations failed: %s", type(error).__name__)
+
+    def redact_idle(self, now: float | None = None, batch_size: int = BATCH_SIZE) -> int:
+        """Redacts the listed conversations idle for longer than the retention; returns how
+        many. Safe to run from several servers at once."""
+        cutoff = (time.time() if now is None else now) - self.retention_seconds
+        pending = self.PendingRedaction
+        designed = designed_slot_values(self.domain)
+        done = 0
+        with self.session_scope() as session:
+            idle = (
+                session.query(pending.sender_id, pending.last_event_at)
+                .filter(pending.last_event_at < cutoff)
+                .order_by(pending.last_event_at)
+                .limit(batch_size)
+                .all()
+            )
+            for sender_id, last_event_at in idle:
+                self._redact_rows(session, sender_id, last_event_at, designed)
+                # Kept if the conversation went on meanwhile (a later last_event_at).
+                session.query(pending).filter(
+                    pending.sender_id == sender_id, pending.last_event_at <= last_event_at
+                ).delete(synchronize_session=False)
+                session.commit()
+                done += 1
+        if done:
+            logger.info("Redacted the stored user text of %d idle conversation(s).", done)
+        return done
+
+    def _redact_rows(
+        self, session: Any, sender_id: str, until: float, designed: dict[str, set[str]]
+    ) -> None:
+        rows = session.query(self.SQLEvent).filter(
+            self.SQLEvent.sender_id == sender_id, self.SQLEvent.timestamp <= until
+        )
+        for row in rows:
+            try:
+                event = json.loads(row.data)
+            except (TypeError, ValueError):
+                continue
+            if not isinstance(event, dict):
+                continue
+            redacted = redact_event(event, designed)
+            if redacted != event:
+                row.data = json.dumps(redacted)
+
+    def list_idle_conversations(self, now: float | None = None) -> int:
+        """Lists for redaction every stored conversation idle for longer than the retention
+        (rows written before this class was used, or a lost listing); returns how many.
+        Reads the whole events table: for scripts/redact.py --scan, not for every minute."""
+        cutoff = (time.time() if now is None else now) - self.retention_seconds
+        event = self.SQLEvent
+        with self.session_scope() as session:
+            idle: Iterable[tuple[str, float]] = (
+                session.query(event.sender_id, sa.func.max(event.timestamp))
+                .group_by(event.sender_id)
+                .having(sa.func.max(event.timestamp) < cutoff)
+                .all()
+            )
+            idle = list(idle)
+        for sender_id, last in idle:
+            # A listing already there may be newer (a save under way): it is left as it is.
+            self._mark_pending(sender_id, last, only_if_absent=True)
+        return len(idle)
