@@ -33,12 +33,14 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPAC
 
 .PHONY: help install spacy train run shell actions test lint typecheck test-actions validate \
         test-stories test-e2e test-conversations test-web chromium check-links clean
+.PHONY: run-production test-production production-services
 
 help:
 	@echo "make run    install, build, train if needed, and start the bot"
 	@echo "make test   install, build, train if needed, and run every test"
 	@echo "make shell  talk to the bot in the terminal"
 	@echo "make check-links  report dead or moved links in content/catalogue.yml"
+	@echo "make run-production  Rasa servers sharing PostgreSQL and Redis (docs/production.md)"
 	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-stories test-e2e test-conversations test-web clean"
 
 # --- Build --------------------------------------------------------------------------------
@@ -69,6 +71,11 @@ $(MODEL): $(TRAINING_INPUTS) $(VENV)/.installed
 run: $(MODEL)
 	$(BIN)/python scripts/serve.py
 
+# Production (docs/production.md): RASA_SERVERS Rasa servers sharing the PostgreSQL tracker
+# store and the Redis lock store named by DB_* and REDIS_* (endpoints.production.yml).
+run-production: $(MODEL)
+	ENDPOINTS=endpoints.production.yml $(BIN)/python scripts/serve.py
+
 actions: $(VENV)/.installed
 	SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions
 
@@ -80,6 +87,7 @@ shell: $(MODEL)
 
 test: lint typecheck test-actions validate test-stories test-e2e test-conversations test-web
 	@echo "All tests passed."
+test: test-production
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check actions scripts tests
@@ -88,7 +96,7 @@ typecheck: $(VENV)/.installed
 	$(BIN)/mypy actions scripts tests
 
 test-actions: $(VENV)/.installed
-	$(BIN)/pytest -m "not e2e and not web"
+	$(BIN)/pytest -m "not e2e and not web and not production"
 
 validate: $(VENV)/.installed $(SPACY_DIR)/meta.json
 	$(RASA) data validate --fail-on-warnings --max-history $(MAX_HISTORY)
@@ -113,6 +121,22 @@ chromium:
 	@command -v $(CHROMIUM) >/dev/null || { \
 	  echo "Installing Debian's chromium (needs root)..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The production set-up against real PostgreSQL and Redis on loopback, started by the tests in
+# a temporary directory: two Rasa servers, 200 concurrent conversations, restarts, retention.
+test-production: $(VENV)/.installed $(MODEL) production-services
+	PG_BIN=$(PG_BIN) REDIS_SERVER=$(REDIS_SERVER) $(BIN)/pytest -m production
+
+# Debian's PostgreSQL and Redis servers, installed with apt-get (so as root) when missing.
+PG_BIN ?= /usr/lib/postgresql/15/bin
+REDIS_SERVER ?= /usr/bin/redis-server
+production-services:
+	@test -x $(PG_BIN)/postgres || { \
+	  echo "Installing Debian's postgresql (needs root)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@test -x $(REDIS_SERVER) || { \
+	  echo "Installing Debian's redis-server (needs root)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 $(AXE_JS):
 	mkdir -p build/axe-core

@@ -48,6 +48,7 @@ PRODUCTION_DEFAULTS = {
     "TRACKER_RETENTION_MINUTES": "30",
 }
 READY_TIMEOUT = 180.0
+RESPONSE_TIMEOUT = 25  # seconds; less than scripts/web.py's RASA_TIMEOUT_SECONDS
 
 
 def _server_env() -> dict[str, str]:
@@ -58,6 +59,12 @@ def _server_env() -> dict[str, str]:
     # Sanic reads SANIC_* settings: bodies over 1 MiB are refused (413) before they are read in
     # full; the REST channel refuses anything over its own, smaller limit too.
     env.setdefault("SANIC_REQUEST_MAX_SIZE", str(1024 * 1024))
+    # A message is never handled twice: Rasa gives up on a turn (and stores none of it) after
+    # SANIC_RESPONSE_TIMEOUT, before the chat page gives up (30 s) and the user sends it again;
+    # a turn cut off with its server holds the conversation's lock for TICKET_LOCK_LIFETIME
+    # only, so the next turn still runs within that time (Rasa's defaults: 60 s and 60 s).
+    env.setdefault("SANIC_RESPONSE_TIMEOUT", str(RESPONSE_TIMEOUT))
+    env.setdefault("TICKET_LOCK_LIFETIME", "20")
     return env
 
 
@@ -146,6 +153,8 @@ class BotServers:
     def _env(self) -> dict[str, str]:
         env = _server_env()
         env.update(self.env)
+        for name, value in PRODUCTION_DEFAULTS.items():
+            env.setdefault(name, value)
         # endpoints.production.yml's action server: this one, unless another is named.
         env.setdefault("ACTION_ENDPOINT_URL", f"http://localhost:{self.actions_port}/webhook")
         return env
@@ -175,7 +184,9 @@ class BotServers:
             [str(BIN / "rasa"), "run", "--model", str(self.model),
              "--port", str(port), "--interface", self.interface,
              "--endpoints", str(self._endpoints_file(port)),
-             "--credentials", str(ROOT / "credentials.yml"), *self._rasa_hardening_args()],
+             "--credentials", str(ROOT / "credentials.yml"),
+             "--response-timeout", str(RESPONSE_TIMEOUT),  # with the API; SANIC_... without
+             *self._rasa_hardening_args()],
             self._env(),
         )
         self.ready_urls.add(f"http://localhost:{port}/webhooks/rest/")
@@ -274,7 +285,9 @@ def api_token_from_env() -> str | None:
 def endpoints_environment(endpoints: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """The variables the endpoints file uses (${VAR}), with PRODUCTION_DEFAULTS for unset
     optional ones; stops with the names of the required ones that are unset."""
-    names = sorted(set(re.findall(r"\$\{(\w+)\}", endpoints.read_text(encoding="utf-8"))))
+    lines = endpoints.read_text(encoding="utf-8").splitlines()
+    text = "\n".join(line.split("#", 1)[0] for line in lines)  # not the comments
+    names = sorted(set(re.findall(r"\$\{(\w+)\}", text)))
     known = {**PRODUCTION_DEFAULTS, **environ}
     # ACTION_ENDPOINT_URL: BotServers names its own action server when it is unset.
     missing = [n for n in names if n not in known and n != "ACTION_ENDPOINT_URL"]

@@ -34,7 +34,7 @@ MAX_BODY = 8 * 1024
 MAX_MESSAGE_CHARS = 1000
 SESSION_IDLE_SECONDS = 30 * 60  # as Rasa's session_expiration_time in domain.yml
 MAX_SESSIONS = 100_000
-RASA_TIMEOUT_SECONDS = 30.0
+RASA_TIMEOUT_SECONDS = 30.0  # more than Rasa's own (RESPONSE_TIMEOUT in scripts/serve.py)
 
 STATIC = {
     "/chat.css": ("chat.css", "text/css"),

@@ -1,0 +1,158 @@
+"""Real PostgreSQL and Redis servers for the production tests, on loopback, in a temporary
+directory, on free ports; nothing is left behind.
+
+Debian's PostgreSQL refuses to run as root (and CI runs as root), so as root its commands run
+as the `postgres` user. PG_BIN (/usr/lib/postgresql/15/bin) and REDIS_SERVER
+(/usr/bin/redis-server) name the binaries; `make production-services` installs them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import redis  # type: ignore[import-untyped]
+
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
+DB_USER = "triage"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster: superuser `postgres` over its private socket only,
+    and the role `triage`, with a password over TCP on 127.0.0.1, owning the databases."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.password = secrets.token_urlsafe(16)
+        self.dir = Path(tempfile.mkdtemp(prefix="triage-pg-"))
+        self.data = self.dir / "data"
+        self.log = self.dir / "postgres.log"
+
+    def start(self) -> None:
+        if not (PG_BIN / "postgres").exists():
+            raise RuntimeError(f"no PostgreSQL in {PG_BIN}: run `make production-services`")
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
+                          "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+                          "--no-sync"]),
+            check=True, capture_output=True,
+        )
+        # fsync off: a test database need not survive a power cut, and it starts faster.
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c max_connections=200")
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
+                          "-o", options, "-w", "start"]),
+            check=True, capture_output=True,
+        )
+        self._psql(f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{self.password}'")
+
+    def create_database(self, name: str) -> dict[str, str]:
+        """A new, empty database; returns the DB_* variables of endpoints.production.yml."""
+        self._psql(f"CREATE DATABASE {name} OWNER {DB_USER}")
+        return {"DB_HOST": "127.0.0.1", "DB_PORT": str(self.port), "DB_NAME": name,
+                "DB_USER": DB_USER, "DB_PASSWORD": self.password}
+
+    def _psql(self, sql: str) -> None:
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "psql"), "-h", str(self.dir), "-p", str(self.port),
+                          "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+                          "-c", sql]),
+            check=True, capture_output=True,
+        )
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(
+                _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast",
+                              "-w", "stop"]),
+                check=False, capture_output=True,
+            )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def query(self, database: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        connection = psycopg2.connect(host="127.0.0.1", port=self.port, dbname=database,
+                                      user=DB_USER, password=self.password)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+        finally:
+            connection.close()
+        return rows
+
+
+class Redis:
+    """A Redis server with a password and no persistence (a lock store's locks live only as
+    long as the requests that hold them), restartable on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.password = secrets.token_urlsafe(16)
+        self.dir = Path(tempfile.mkdtemp(prefix="triage-redis-"))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        if shutil.which(REDIS_SERVER) is None:
+            raise RuntimeError(f"no {REDIS_SERVER}: run `make production-services`")
+        config = self.dir / "redis.conf"
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\nrequirepass {self.password}\n"
+            f"dir {self.dir}\nsave \"\"\nappendonly no\n",
+            encoding="utf-8",
+        )
+        self.starts += 1
+        with (self.dir / f"redis-{self.starts}.log").open("wb") as log:
+            self.process = subprocess.Popen([REDIS_SERVER, str(config)], stdout=log,
+                                            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if self.client().ping():
+                    return
+            except redis.exceptions.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password,
+                           socket_timeout=2)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The REDIS_* variables of endpoints.production.yml."""
+        return {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.port), "REDIS_DB": "1",
+                "REDIS_PASSWORD": self.password}

@@ -1,0 +1,136 @@
+"""`make run-production`'s command (scripts/serve.py with ENDPOINTS=endpoints.production.yml)
+on real PostgreSQL and Redis, with a retention of 6 seconds: a conversation through the chat
+page is stored, then, once idle, loses everything the user typed while its intents and actions
+stay; the servers' output never shows what the user typed."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.serve import ROOT
+from tests.production.services import Postgres, Redis, free_port
+
+pytestmark = pytest.mark.production
+
+RETENTION_MINUTES = 0.1
+WORD = "brackenholt" + secrets.token_hex(3)  # typed by the user only
+MESSAGES = ["hello", f"my neighbour {WORD} is kept in a shed at the farm", "no",
+            "what is the nrm"]
+
+
+def _two_free_ports() -> int:
+    """A free port whose next port is free too (RASA_SERVERS=2 uses both)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two free ports in a row")
+
+
+def _post(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def production(
+    postgres: Postgres, redis_server: Redis, log_dir: Path
+) -> Iterator[tuple[dict[str, str], Path]]:
+    """What `make run-production` runs, until it says the bot is running."""
+    rasa_port = _two_free_ports()
+    env = {
+        **os.environ,
+        **postgres.create_database("run_production"),
+        **redis_server.env,
+        "ENDPOINTS": "endpoints.production.yml",
+        "RASA_SERVERS": "2",
+        "RASA_PORT": str(rasa_port),
+        "ACTIONS_PORT": str(free_port()),
+        "WEB_PORT": str(free_port()),
+        "TRACKER_RETENTION_MINUTES": str(RETENTION_MINUTES),
+    }
+    log_path = log_dir / "run-production.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([sys.executable, "scripts/serve.py"], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while "The triage bot is running." not in log_path.read_text(errors="replace"):
+            assert process.poll() is None, f"serve.py stopped: see {log_path}"
+            assert time.monotonic() < deadline, f"not running after 300 s: see {log_path}"
+            time.sleep(0.5)
+        yield env, log_path
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, f"serve.py did not stop cleanly: see {log_path}"
+
+
+def test_typed_words_are_gone_after_the_retention_and_never_logged(
+    production: tuple[dict[str, str], Path], postgres: Postgres
+) -> None:
+    env, log_path = production
+    rasa_port = int(env["RASA_PORT"])
+    for port in (rasa_port, rasa_port + 1):  # both Rasa servers run
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/webhooks/rest/", timeout=10) as r:
+            assert r.status == 200
+
+    # A conversation through the chat page, which passes its turns to both servers.
+    page = f"http://localhost:{env['WEB_PORT']}"
+    sid = _post(f"{page}/api/session", {})["id"]
+    for message in MESSAGES:
+        answer = _post(f"{page}/api/message", {"id": sid, "message": message})
+        assert answer and all(reply.get("text") for reply in answer), message
+
+    def stored() -> list[tuple[Any, ...]]:
+        return postgres.query(
+            "run_production",
+            "SELECT type_name, intent_name, action_name, data FROM events WHERE sender_id = %s "
+            "ORDER BY id", sid)
+
+    # Stored while the conversation is going on (one row per message, with its text)...
+    rows = stored()
+    users = [json.loads(row[3]) for row in rows if row[0] == "user"]
+    assert [user["text"] for user in users] == MESSAGES
+    # ...and, once it has been idle for the retention, without any of it.
+    deadline = time.monotonic() + RETENTION_MINUTES * 60 + 60
+    while any(WORD in row[3] for row in rows):
+        assert time.monotonic() < deadline, "the user's words are still stored"
+        time.sleep(1)
+        rows = stored()
+    users = [json.loads(row[3]) for row in rows if row[0] == "user"]
+    assert len(users) == len(MESSAGES)
+    assert all(user["text"] is None and user["parse_data"]["text"] is None for user in users)
+    # What was understood and done is still there, for counting.
+    intents = [row[1] for row in rows if row[0] == "user"]
+    assert all(intents) and intents[0] == "greet"
+    assert "action_listen" in [row[2] for row in rows if row[0] == "action"]
+    assert len([row for row in rows if row[0] == "bot"]) >= len(MESSAGES)
+
+    # At the default log level the servers report the redaction, never the message.
+    output = log_path.read_text(errors="replace")
+    assert "Redacted the stored user text of" in output
+    assert WORD not in output
