@@ -218,6 +218,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
 
     def _run_done(self, future: asyncio.Future[int]) -> None:
         self._running = False
+        if future.cancelled():  # the server is stopping
+            return
         error = future.exception()
         if error is not None:
             # The type only: a database error's text can quote stored data.
