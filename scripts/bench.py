@@ -681,8 +681,10 @@ class Durations:
 
 class Bench:
     def __init__(self, durations: Durations, redis: Redis | None,
-                 postgres: Postgres | None = None) -> None:
+                 postgres: Postgres | None = None,
+                 credentials: Path = ROOT / "credentials.yml") -> None:
         self.durations = durations
+        self.credentials = credentials
         self.redis = redis
         self.postgres = postgres
         self.actions: subprocess.Popen[bytes] | None = None
@@ -730,7 +732,7 @@ class Bench:
                 env.update(self.production_env(setup))
             args = [str(BIN / "rasa"), "run", "--model", str(setup.model), "--port", str(port),
                     "--interface", "127.0.0.1", "--endpoints", str(endpoints),
-                    "--credentials", str(ROOT / "credentials.yml")]
+                    "--credentials", str(self.credentials)]
             cwd = ROOT
         if setup.redis and self.redis is not None:
             self.redis.command("FLUSHALL")
@@ -1186,6 +1188,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml",
                         help="train this bot with another config (a variant to compare); "
                              "results then go to results/bench-LABEL.*")
+    parser.add_argument("--credentials", type=Path, default=ROOT / "credentials.yml",
+                        help="serve this bot with another credentials file (another channel)")
     parser.add_argument("--label", default=None, help="name of the run (default: from --config)")
     parser.add_argument("--skip-training", action="store_true",
                         help="reuse the models already in build/bench (no training times)")
@@ -1203,7 +1207,10 @@ def main(argv: list[str] | None = None) -> None:
 
     config = args.config.resolve()
     default_config = config == (ROOT / "config.yml").resolve()
-    label = args.label or ("bench" if default_config else f"bench-{config.stem}")
+    default_credentials = args.credentials.resolve() == (ROOT / "credentials.yml").resolve()
+    label = args.label or ("bench" if default_config and default_credentials else
+                           f"bench-{config.stem}" if not default_config else
+                           f"bench-{args.credentials.stem}")
     name = "triage" if default_config else f"triage-{config.stem}"
     durations = Durations(3, 10, 5, 15, 12) if args.quick else Durations()
     started_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -1255,7 +1262,7 @@ def main(argv: list[str] | None = None) -> None:
     redis = Redis() if stores != "none" else None
     bin_dir = postgres_bin()
     postgres = Postgres(bin_dir) if stores == "production" and bin_dir is not None else None
-    bench = Bench(durations, redis, postgres)
+    bench = Bench(durations, redis, postgres, args.credentials.resolve())
     measurements: list[Measurement] = []
     errors: dict[str, str] = {}
     profile: dict[str, Any] | None = None
@@ -1288,6 +1295,9 @@ def main(argv: list[str] | None = None) -> None:
         "machine": info,
         "git": git_state(),
         "config": str(config.relative_to(ROOT)) if config.is_relative_to(ROOT) else str(config),
+        "credentials": str(args.credentials),
+        "environment": {k: v for k, v in os.environ.items()
+                        if k.startswith(("SANIC_", "MALLOC_", "TF_", "OMP_", "RASA_"))},
         "models": {k: {"path": str(v), "sha256_16": sha256(v), "mb": round(
             v.stat().st_size / 1e6, 1)} for k, v in models.items()},
         "durations": asdict(durations),
