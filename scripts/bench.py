@@ -685,6 +685,7 @@ class Bench:
                  credentials: Path = ROOT / "credentials.yml") -> None:
         self.durations = durations
         self.credentials = credentials
+        self.databases = 0
         self.redis = redis
         self.postgres = postgres
         self.actions: subprocess.Popen[bytes] | None = None
@@ -743,7 +744,9 @@ class Bench:
         """The ${VARIABLES} of endpoints.production.yml: a new database for each setup."""
         if self.postgres is None or self.redis is None:
             raise RuntimeError("no PostgreSQL or Redis")
-        env = self.postgres.new_database(re.sub(r"\W", "_", setup.name))
+        self.databases += 1
+        database = re.sub(r"\W", "_", setup.name)
+        env = self.postgres.new_database(f"{database}_{self.databases}")
         env.update({
             "ACTION_ENDPOINT_URL": f"http://localhost:{self.actions_port}/webhook",
             "TRACKER_RETENTION_MINUTES": "30",
@@ -828,7 +831,7 @@ class Bench:
             spy = subprocess.run(
                 [str(py_spy), "record", "--pid", str(rasa.pid), "--rate", str(PROFILE_RATE_HZ),
                  "--duration", str(int(d.profile_s)), "--format", "raw", "--output", str(raw),
-                 "--nonblocking"],
+                 "--nonblocking", *(["--subprocesses"] if setup.workers > 1 else [])],
                 capture_output=True, text=True, check=False)
             server_cpu = cpu_seconds(rasa.pid) - cpu0
             out, err = client.communicate(timeout=d.profile_s + 120)
@@ -1203,6 +1206,10 @@ def main(argv: list[str] | None = None) -> None:
                              "tracker and lock stores ('redis'), or none; 'auto' (default): "
                              "production when endpoints.production.yml and PostgreSQL are there")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--only", default="",
+                        help="measure only these setups (comma-separated names, e.g. triage)")
+    parser.add_argument("--profile-setup", default="",
+                        help="profile this setup (default: this bot, one process, in memory)")
     args = parser.parse_args(argv)
 
     config = args.config.resolve()
@@ -1259,6 +1266,9 @@ def main(argv: list[str] | None = None) -> None:
         setups.append(Setup(scale_names[1], f"this bot, SANIC_WORKERS=2, {what}", "triage",
                             models["triage"], workers=2, redis=True, production=production))
 
+    profiled = next((x for x in setups if x.name == (args.profile_setup or name)), None)
+    if args.only:
+        setups = [x for x in setups if x.name in args.only.split(",")]
     redis = Redis() if stores != "none" else None
     bin_dir = postgres_bin()
     postgres = Postgres(bin_dir) if stores == "production" and bin_dir is not None else None
@@ -1277,8 +1287,8 @@ def main(argv: list[str] | None = None) -> None:
             except (RuntimeError, TimeoutError) as error:  # the others still run
                 errors[setup.name] = str(error)
                 say(f"[{setup.name}] FAILED: {error}")
-        if not args.no_profile:
-            profile = bench.profile(setups[1] if "baseline" in models else setups[0])
+        if not args.no_profile and profiled is not None:
+            profile = bench.profile(profiled)
     finally:
         bench.stop_actions()
         if redis is not None:
