@@ -32,8 +32,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _as_postgres(args: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
 class Postgres:
@@ -52,20 +50,13 @@ class Postgres:
             raise RuntimeError(f"no PostgreSQL in {PG_BIN}: run `make production-services`")
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
-                          "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                          "--no-sync"]),
-            check=True, capture_output=True,
-        )
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
+                  "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
         # fsync off: a test database need not survive a power cut, and it starts faster.
         options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
                    "-c fsync=off -c max_connections=200")
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
-                          "-o", options, "-w", "start"]),
-            check=True, capture_output=True,
-        )
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
+                  "start")
         self._psql(f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{self.password}'")
 
     def create_database(self, name: str) -> dict[str, str]:
@@ -75,20 +66,22 @@ class Postgres:
                 "DB_USER": DB_USER, "DB_PASSWORD": self.password}
 
     def _psql(self, sql: str) -> None:
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "psql"), "-h", str(self.dir), "-p", str(self.port),
-                          "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-                          "-c", sql]),
-            check=True, capture_output=True,
-        )
+        self._run("psql", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
+                  "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql)
+
+    def _run(self, program: str, *args: str, check: bool = True) -> None:
+        """A PostgreSQL program, as the postgres user when we are root, from the cluster's
+        directory (the postgres user may not enter the checkout)."""
+        command = [str(PG_BIN / program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=self.dir)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}")
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            subprocess.run(
-                _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast",
-                              "-w", "stop"]),
-                check=False, capture_output=True,
-            )
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def query(self, database: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
