@@ -12,10 +12,10 @@ handled. That is (1) the connection was refused (the server is down, so it never
 message) or (2) the answer is the channel's static "no reply" (addons/channel.py): the turn
 failed before the bot said anything, and Rasa saves a turn only after it has run, so nothing
 was stored (this is what a turn gets while Redis, the lock store, is down). The retry goes to
-the other server. A request that was sent and then lost its connection would be ambiguous;
-Rasa is stopped with SIGTERM, under which Sanic finishes the requests under way, so none is
-expected: they are counted, retried like the others, and the events table check then shows
-whether one was handled twice.
+the other server. A request that was sent and then lost its connection is ambiguous: B is
+stopped with SIGTERM, under which Sanic finishes the turns it has started and drops the
+connections of those it has not, so these are retried too, and the events table check shows
+that none was handled twice. A client never gives up before its server does (see _load).
 """
 
 from __future__ import annotations
