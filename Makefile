@@ -32,7 +32,8 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPACY_DIR)/meta.json
 
 .PHONY: help install spacy train run shell actions test lint typecheck test-actions validate \
-        test-stories test-e2e test-conversations test-web chromium check-links clean
+        test-stories test-e2e test-conversations test-web chromium check-links clean test-nlu \
+        evaluate
 .PHONY: run-production test-production production-services
 
 help:
@@ -40,8 +41,10 @@ help:
 	@echo "make test   install, build, train if needed, and run every test"
 	@echo "make shell  talk to the bot in the terminal"
 	@echo "make check-links  report dead or moved links in content/catalogue.yml"
+	@echo "make evaluate     NLU reports: held-out messages and cross-validation"
 	@echo "make run-production  Rasa servers sharing PostgreSQL and Redis (docs/production.md)"
-	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-stories test-e2e test-conversations test-web clean"
+	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-nlu test-stories"
+	@echo "       test-e2e test-conversations test-production test-web bench clean"
 
 # --- Build --------------------------------------------------------------------------------
 
@@ -85,15 +88,15 @@ shell: $(MODEL)
 
 # --- Test ---------------------------------------------------------------------------------
 
-test: lint typecheck test-actions validate test-stories test-e2e test-conversations test-web
+test: lint typecheck test-actions validate test-nlu test-stories test-e2e test-conversations \
+      test-production test-web
 	@echo "All tests passed."
-test: test-production
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check actions scripts tests
+	$(BIN)/ruff check actions addons scripts tests
 
 typecheck: $(VENV)/.installed
-	$(BIN)/mypy actions scripts tests
+	$(BIN)/mypy actions addons scripts tests
 
 test-actions: $(VENV)/.installed
 	$(BIN)/pytest -m "not e2e and not web and not production"
@@ -104,6 +107,22 @@ validate: $(VENV)/.installed $(SPACY_DIR)/meta.json
 test-stories: $(MODEL)
 	$(RASA) test core --e2e --model $(MODEL) --stories tests/ --fail-on-prediction-errors \
 	  --out results/stories --no-plot
+
+# NLU quality on the held-out messages of tests/nlu (never trained on): fails unless every
+# danger message is recognised and macro F1 is at least 0.95 (scripts/nlu_report.py).
+test-nlu: $(MODEL)
+	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu --out results/nlu-heldout --no-plot
+	$(BIN)/python scripts/nlu_report.py results/nlu-heldout --gate \
+	  --title "Held-out messages (tests/nlu)"
+
+# Per-intent reports (precision, recall, F1, confusions): the held-out messages, then 3-fold
+# cross-validation on the training data. Reports in results/nlu-*/report.md.
+evaluate: $(MODEL)
+	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu --out results/nlu-heldout --no-plot
+	$(BIN)/python scripts/nlu_report.py results/nlu-heldout --title "Held-out messages (tests/nlu)"
+	$(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 3 \
+	  --out results/nlu-cv --no-plot
+	$(BIN)/python scripts/nlu_report.py results/nlu-cv --title "3-fold cross-validation (data/nlu)"
 
 test-e2e: $(MODEL)
 	$(BIN)/pytest -m "e2e and not conversations"

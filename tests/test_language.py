@@ -39,7 +39,8 @@ def test_no_held_out_english_message_is_taken_for_another_language(check: Langua
     "text",
     ["pomóż mi proszę, szef zabrał mi paszport", "nu am primit bani de trei luni",
      "më ndihmoni ju lutem", "giúp tôi với", "帮帮我，他们拿走了我的护照", "ساعدني من فضلك",
-     "помогите мне", "帮帮我", "救命", "necesito ayuda, mi jefe tiene mi pasaporte", "Padėkite man"],
+     "помогите мне", "帮帮我", "救命", "necesito ayuda, mi jefe tiene mi pasaporte",
+     "Padėkite man"],
 )
 def test_messages_in_other_languages_are_recognised(check: LanguageCheck, text: str) -> None:
     assert check.check(text).english is False
