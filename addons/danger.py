@@ -14,13 +14,15 @@ import re
 
 DANGER = re.compile(
     r"""
-    \b(guns?|knife|knives|machetes?|acid|weapons?|blades?|shotguns?|pistols?)\b
+    \b(guns?|knife|knives|machetes?|acid|weapons?|blades?|shotguns?|pistols?|(baseball\s+)?bat)\b
     | \b(locked|shut|trapped)\s+(?:(?:us|me|him|her|them)\s+)?(in|inside|up)\b
     | \b(can'?t|cannot)\s+get\s+out\b
     | \b(kill|burn|shoot|stab|strangle|choke)(?:s|ing)?\s+(me|us|him|her|them|my)\b
+    | \bbreak\s+(my|your|his|her|their)\s+(legs?|arms?|neck|fingers?)\b
     | \b(hitting|beating|punching|kicking|stabbing|strangling|choking|attacking|raping)
       \s+(me|us|him|her|them|my|a|the|someone)\b
-    | \b(not\s+breathing|bleeding|unconscious)\b
+    | \b(just|now)\s+(hit|punched|kicked|stabbed|attacked|beat|beaten)\b
+    | \b(not\s+breathing|bleeding|unconscious|not\s+waking\s+up)\b
     """,
     re.IGNORECASE | re.VERBOSE,
 )

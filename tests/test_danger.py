@@ -15,7 +15,9 @@ from tests.helpers import nlu_blocks, plain
     ["boss has gun, he say nobody leave", "man with a KNIFE outside",
      "they have shut him in the freezer and wont open it", "we are locked in",
      "i cant get out", "he said he will kill me", "they're beating her in the yard",
-     "she is bleeding a lot", "he is not breathing", "trapped inside the container"],
+     "she is bleeding a lot", "he is not breathing", "trapped inside the container",
+     "he says he'll break my legs", "the boss just punched my cousin", "she's not waking up",
+     "he has a baseball bat"],
 )
 def test_words_of_danger_now_are_caught(text: str) -> None:
     assert signals_danger(text)
@@ -25,7 +27,7 @@ def test_words_of_danger_now_are_caught(text: str) -> None:
     "text",
     ["they won't let me leave the job", "my boss keeps my passport", "im stuck in this job",
      "what are the signs of modern slavery", "i cant go out without them", "knifeless",
-     "skilled workers", "gunner"],
+     "skilled workers", "gunner", "my phone battery died", "they hit me last year"],
 )
 def test_being_kept_or_asking_is_not_danger_now(text: str) -> None:
     assert not signals_danger(text)
