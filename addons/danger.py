@@ -22,6 +22,7 @@ DANGER = re.compile(
     | \b(hitting|beating|punching|kicking|stabbing|strangling|choking|attacking|raping)
       \s+(me|us|him|her|them|my|a|the|someone)\b
     | \b(just|now)\s+(hit|punched|kicked|stabbed|attacked|beat|beaten)\b
+    | \b(looking\s+for|chasing|following|coming\s+(for|after))\s+(me|us)\b
     | \b(not\s+breathing|bleeding|unconscious|not\s+waking\s+up)\b
     """,
     re.IGNORECASE | re.VERBOSE,

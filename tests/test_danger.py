@@ -17,7 +17,7 @@ from tests.helpers import nlu_blocks, plain
      "i cant get out", "he said he will kill me", "they're beating her in the yard",
      "she is bleeding a lot", "he is not breathing", "trapped inside the container",
      "he says he'll break my legs", "the boss just punched my cousin", "she's not waking up",
-     "he has a baseball bat"],
+     "he has a baseball bat", "they're driving round looking for me", "they are following us"],
 )
 def test_words_of_danger_now_are_caught(text: str) -> None:
     assert signals_danger(text)
