@@ -74,6 +74,7 @@ START_TIMEOUT_S = 300.0
 PROFILE_RATE_HZ = 200
 # Part of the answer the hardened channel gives when a turn failed (utter_no_reply).
 NO_REPLY_MARK = "I can't show that just now"
+ANSWERED = ("ok", "empty")
 
 
 # --- Message mixes -------------------------------------------------------------------------
@@ -204,6 +205,7 @@ class LoadResult:
     duration_s: float
     messages: int  # answered (200, not the failure answer) within the measured window
     failures: dict[str, int]  # outcome -> count, within the window
+    empty_answers: int  # answered with no bot message (the rasa init bot does it), counted
     throughput: float  # messages / s in the window
     p50_ms: float
     p95_ms: float
@@ -252,7 +254,7 @@ async def _run_load(spec: LoadSpec) -> LoadResult:
                             if response.status != 200:
                                 outcome = f"http_{response.status}"
                             elif not (answers := len(json.loads(body))):
-                                outcome = "empty"
+                                outcome = "empty"  # the bot chose to say nothing: answered
                             elif NO_REPLY_MARK.encode() in body:
                                 outcome = "failure_answer"
                     except asyncio.TimeoutError:
@@ -265,7 +267,7 @@ async def _run_load(spec: LoadSpec) -> LoadResult:
         await asyncio.gather(*(user(i) for i in range(spec.users)))
         wall = time.perf_counter() - start
     window = [s for s in samples if window_start <= s[0] < end]
-    ok = [s for s in window if s[3] == "ok"]
+    ok = [s for s in window if s[3] in ANSWERED]
     latencies = [s[1] * 1000 for s in ok]
     kinds: dict[str, list[float]] = {}
     for _, latency, kind, _, _ in ok:
@@ -274,7 +276,8 @@ async def _run_load(spec: LoadSpec) -> LoadResult:
         users=spec.users,
         duration_s=spec.duration_s,
         messages=len(ok),
-        failures=dict(Counter(s[3] for s in window if s[3] != "ok")),
+        failures=dict(Counter(s[3] for s in window if s[3] not in ANSWERED)),
+        empty_answers=sum(1 for s in window if s[3] == "empty"),
         throughput=len(ok) / spec.duration_s,
         p50_ms=percentile(latencies, 50),
         p95_ms=percentile(latencies, 95),
@@ -282,7 +285,7 @@ async def _run_load(spec: LoadSpec) -> LoadResult:
         max_ms=max(latencies, default=float("nan")),
         by_kind_p50_ms={k: percentile(v, 50) for k, v in sorted(kinds.items())},
         by_kind_count={k: len(v) for k, v in sorted(kinds.items())},
-        total_messages=sum(1 for s in samples if s[3] == "ok"),
+        total_messages=sum(1 for s in samples if s[3] in ANSWERED),
         bot_messages_per_answer=sum(s[4] for s in ok) / max(len(ok), 1),
         wall_s=wall,
         client_cpu_s=_own_cpu() - cpu0,
@@ -871,7 +874,8 @@ PROFILE_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("Rasa processor and agent (events, tracker updates)",
      r"rasa/core/processor\.py|rasa/core/agent\.py|rasa/core/channels/"),
     ("Actions: responses, form, custom-action call",
-     r"rasa/core/actions/|rasa/core/nlg/|rasa/utils/endpoints\.py"),
+     # jsonschema: Rasa checks every action server response against a schema.
+     r"rasa/core/actions/|rasa/core/nlg/|rasa/utils/endpoints\.py|/jsonschema/"),
     ("Tracker store (load and save the conversation)", r"rasa/core/tracker_store\.py"),
     ("Lock store", r"rasa/core/lock_store\.py|rasa/core/lock\.py"),
     ("Graph engine (running components)", r"rasa/engine/"),
@@ -1078,7 +1082,9 @@ def render(results: dict[str, Any]) -> str:
                  "| ---: | ---: | ---: |")
     for x in results["measurements"]:
         s, c = x["sequential"], x["concurrent"]
-        failures = sum(c["failures"].values()) + sum(s["failures"].values())
+        failures = f'{sum(c["failures"].values()) + sum(s["failures"].values())}'
+        empty = c.get("empty_answers", 0) + s.get("empty_answers", 0)
+        failures += f" ({empty} empty answers)" if empty else ""
         lines.append(
             f"| {x['setup']} | {x['workers']} | {x['stores']} | {fmt(x['first_answer_s'])} "
             f"| {fmt(s['p50_ms'], 0)} | {fmt(s['p95_ms'], 0)} | {fmt(c['throughput'])} "
@@ -1086,17 +1092,23 @@ def render(results: dict[str, Any]) -> str:
             f"| {fmt(x['peak_rss_mb'], 0)} | {fmt(x['server_cpu_ms_per_message'])} "
             f"| {fmt(c['bot_messages_per_answer'], 2)} "
             f"| {x['cpu_concurrent']['other_cpu_share']:.0%} |")
+    lines.append(
+        "\nServer CPU ms/msg: CPU time of the Rasa process (and its workers) per answered "
+        "message at 32 users; unlike msg/s it hardly depends on what else the machine runs. "
+        "Failures: errors, time-outs and the channel's failure answer (utter_no_reply). "
+        "Bot msgs/answer: the bot messages in an answer, each an action the policies predicted.")
     if base:
         lines.append("\n## Ratios to the baseline\n")
-        lines.append("| setup | msg/s at 32 users | 1 user median | p95 at 32 users "
-                     "| first answer | peak RSS |")
-        lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+        lines.append("| setup | msg/s at 32 users | msg per CPU-second | 1 user median "
+                     "| p95 at 32 users | first answer | peak RSS |")
+        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for x in results["measurements"]:
             if x["bot"] == "baseline":
                 continue
             lines.append(
                 f"| {x['setup']} "
                 f"| {fmt(ratio(x['concurrent']['throughput'], base['concurrent']['throughput']), 2)}x "  # noqa: E501
+                f"| {fmt(ratio(base['server_cpu_ms_per_message'], x['server_cpu_ms_per_message']), 2)}x "  # noqa: E501
                 f"| {fmt(ratio(x['sequential']['p50_ms'], base['sequential']['p50_ms']), 2)}x "
                 f"| {fmt(ratio(x['concurrent']['p95_ms'], base['concurrent']['p95_ms']), 2)}x "
                 f"| {fmt(ratio(x['first_answer_s'], base['first_answer_s']), 2)}x "
