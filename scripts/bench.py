@@ -868,14 +868,14 @@ class Bench:
 PROFILE_CATEGORIES: tuple[tuple[str, str], ...] = (
     # Sanic compiles some of its functions from strings: their frames name no file.
     ("Sanic: HTTP, routing, event loop",
-     r"/sanic/|/sanic_routing/|/sanic_cors/|asyncio/|uvloop|\((send|http1_response_header|"
+     r"[(/](sanic|sanic_routing|sanic_cors)/|asyncio/|uvloop|\((send|http1_response_header|"
      r"connection_task|handle_request|_run_response_middleware|_run_request_middleware):\d+\)"),
     ("REST channel (addons/channel.py, text.py)", r"addons/channel\.py|addons/text\.py"),
     ("Rasa processor and agent (events, tracker updates)",
      r"rasa/core/processor\.py|rasa/core/agent\.py|rasa/core/channels/"),
     ("Actions: responses, form, custom-action call",
      # jsonschema: Rasa checks every action server response against a schema.
-     r"rasa/core/actions/|rasa/core/nlg/|rasa/utils/endpoints\.py|/jsonschema/"),
+     r"rasa/core/actions/|rasa/core/nlg/|rasa/utils/endpoints\.py|[(/]jsonschema/"),
     ("Tracker store (load and save the conversation)", r"rasa/core/tracker_store\.py"),
     ("Lock store", r"rasa/core/lock_store\.py|rasa/core/lock\.py"),
     ("Graph engine (running components)", r"rasa/engine/"),
@@ -895,16 +895,23 @@ PROFILE_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("Policies: MemoizationPolicy", r"memoization\.py"),
     ("Policies: TEDPolicy / UnexpecTED", r"ted_policy\.py|unexpected_intent_policy\.py"),
     ("Policies: prediction selection", r"rasa/core/policies/ensemble\.py"),
-    ("Logging", r"/logging/"),
+    ("Logging", r"[(/]logging/"),
 )
-_COMPILED = [(name, re.compile(pattern)) for name, pattern in PROFILE_CATEGORIES]
+# py-spy cuts some stacks (deep generators): their frames still tell something.
+PROFILE_FALLBACKS: tuple[tuple[str, str], ...] = (
+    ("Trackers: replaying events (caller cut from the stack)", r"rasa/shared/core/trackers\.py"),
+    ("TensorFlow / Keras (caller cut from the stack)", r"[(/](tensorflow|keras)/"),
+)
+_COMPILED = [[(name, re.compile(pattern)) for name, pattern in table]
+             for table in (PROFILE_CATEGORIES, PROFILE_FALLBACKS)]
 
 
 def categorise(frames: list[str]) -> str:
-    for frame in reversed(frames):  # the deepest frame first
-        for name, pattern in _COMPILED:
-            if pattern.search(frame):
-                return name
+    for table in _COMPILED:
+        for frame in reversed(frames):  # the deepest frame first
+            for name, pattern in table:
+                if pattern.search(frame):
+                    return name
     return "Other"
 
 
