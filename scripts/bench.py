@@ -71,7 +71,8 @@ USERS = 32
 # The other processes' share of the machine's CPU above which the run counts as shared.
 SHARED_CPU_SHARE = 0.05
 START_TIMEOUT_S = 300.0
-PROFILE_RATE_HZ = 200
+# py-spy pauses the server for each sample (consistent stacks); 100 Hz costs little.
+PROFILE_RATE_HZ = 100
 # Part of the answer the hardened channel gives when a turn failed (utter_no_reply).
 NO_REPLY_MARK = "I can't show that just now"
 ANSWERED = ("ok", "empty")
@@ -834,7 +835,7 @@ class Bench:
             spy = subprocess.run(
                 [str(py_spy), "record", "--pid", str(rasa.pid), "--rate", str(PROFILE_RATE_HZ),
                  "--duration", str(int(d.profile_s)), "--format", "raw", "--output", str(raw),
-                 "--nonblocking", *(["--subprocesses"] if setup.workers > 1 else [])],
+                 *(["--subprocesses"] if setup.workers > 1 else [])],
                 capture_output=True, text=True, check=False)
             server_cpu = cpu_seconds(rasa.pid) - cpu0
             out, err = client.communicate(timeout=d.profile_s + 120)
