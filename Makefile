@@ -175,8 +175,9 @@ clean:
 
 # Not a test and not part of `make test`: this bot against a default `rasa init` bot over the
 # REST webhook (docs/benchmark.md). It trains copies into build/bench/ (never models/), starts
-# its own servers and a throwaway redis-server on a free loopback port, prints the figures and
-# writes results/bench.json and results/bench.md. BENCH_ARGS=--quick for a short smoke run.
+# its own servers, and a throwaway PostgreSQL (when installed, for endpoints.production.yml) and
+# redis-server on free loopback ports, prints the figures and writes results/bench.json and
+# results/bench.md. BENCH_ARGS=--quick for a short smoke run.
 .PHONY: bench redis-server
 BENCH_ARGS ?=
 bench: $(VENV)/.installed $(SPACY_DIR)/meta.json redis-server

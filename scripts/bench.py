@@ -7,7 +7,8 @@ results/bench.md; nothing fails when a target is missed. In one run, on this mac
    (the baseline), and a copy of this bot trained into build/bench/models (never models/).
    Both trainings are forced (no cache reuse).
 2. For each server setup (the baseline; this bot in one process with in-memory stores, as
-   `make run`; this bot on Redis tracker and lock stores, in one process and with
+   `make run`; this bot on endpoints.production.yml, PostgreSQL tracker store and Redis lock
+   store, or on Rasa's Redis tracker and lock stores without it, in one process and with
    SANIC_WORKERS=2): the time from process start to the first answer, then one user at a time
    (median and p95 latency), then 32 concurrent users (throughput, p95), and the peak memory
    (RSS, children included) of the Rasa process.
