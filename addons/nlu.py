@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,20 @@ def english_lemma_words() -> set[str]:
     return {w.lower() for pair in table.items() for w in pair if w.isalpha()}
 
 
+def build_lexicon(english_examples: Iterable[str]) -> set[str]:
+    """The words counted as English: spaCy's lemma table and the English training examples."""
+    lexicon = english_lemma_words()
+    for text in english_examples:
+        lexicon.update(words_of(text))
+    return lexicon
+
+
+def _typed_text(message: Message) -> str | None:
+    """The text the user typed, or None for a button payload ("/intent"), which has no words."""
+    text = message.get(TEXT) or ""
+    return None if text.startswith("/") else text
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
@@ -57,8 +72,7 @@ class LanguageGate(GraphComponent):
     ) -> None:
         self._model_storage = model_storage
         self._resource = resource
-        self.lexicon = lexicon or set()
-        self._check = LanguageCheck(self.lexicon) if lexicon else None
+        self._check = LanguageCheck(lexicon) if lexicon else None
 
     @classmethod
     def create(
@@ -71,10 +85,11 @@ class LanguageGate(GraphComponent):
         return cls(model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        lexicon = english_lemma_words()
-        for example in training_data.intent_examples:
-            if example.get(INTENT) != OTHER_LANGUAGE:
-                lexicon.update(words_of(example.get(TEXT) or ""))
+        lexicon = build_lexicon(
+            example.get(TEXT) or ""
+            for example in training_data.intent_examples
+            if example.get(INTENT) != OTHER_LANGUAGE
+        )
         with self._model_storage.write_to(self._resource) as directory:
             (directory / LEXICON_FILE).write_text(json.dumps(sorted(lexicon)), encoding="utf-8")
         return self._resource
@@ -105,8 +120,8 @@ class LanguageGate(GraphComponent):
 
 def apply_language_check(message: Message, check: LanguageCheck) -> None:
     """other_language when the message is not English; never when it is."""
-    text = message.get(TEXT) or ""
-    if text.startswith("/"):  # a button payload, not words
+    text = _typed_text(message)
+    if text is None:
         return
     english = check.check(text).english
     if english is False:
@@ -161,6 +176,6 @@ class DangerGate(GraphComponent):
 
 
 def apply_danger_check(message: Message) -> None:
-    text = message.get(TEXT) or ""
-    if not text.startswith("/") and signals_danger(text):
+    text = _typed_text(message)
+    if text is not None and signals_danger(text):
         _set_intent(message, EMERGENCY)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from addons.language import LanguageCheck, words_of
-from addons.nlu import OTHER_LANGUAGE, apply_language_check, english_lemma_words
+from addons.language import LanguageCheck
+from addons.nlu import OTHER_LANGUAGE, apply_language_check, build_lexicon
 from tests.helpers import nlu_blocks, plain
 
 
@@ -22,9 +22,7 @@ def examples(folder: str, other_language: bool) -> list[str]:
 @pytest.fixture(scope="module")
 def check() -> LanguageCheck:
     # The lexicon as LanguageGate.train builds it.
-    lexicon = english_lemma_words()
-    for text in examples("data/nlu", other_language=False):
-        lexicon.update(words_of(text))
+    lexicon = build_lexicon(examples("data/nlu", other_language=False))
     return LanguageCheck(lexicon)
 
 
