@@ -7,6 +7,7 @@ import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,30 @@ class Chat:
         return [reply.get("text", "") for reply in self.say(message)]
 
 
-@pytest.fixture(scope="session")
-def servers() -> Iterator[BotServers]:
+def require_model() -> None:
     if not DEFAULT_MODEL.exists():
         pytest.fail(f"no trained model at {DEFAULT_MODEL}: run `make train`")
     LOG.parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def rasa_alone(log_name: str, **options: Any) -> Iterator[BotServers]:
+    """A Rasa server without its action server: the action endpoint is a free port where nothing
+    listens. `options` go to BotServers (api_token, cors_origins...)."""
+    require_model()
+    with LOG.with_name(log_name).open("w") as log:
+        bot = BotServers(rasa_port=free_port(), actions_port=free_port(), log=log, **options)
+        try:
+            bot.start_rasa()
+            bot.wait_ready()
+            yield bot
+        finally:
+            bot.stop()
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[BotServers]:
+    require_model()
     with LOG.open("w") as log, BotServers(
         rasa_port=free_port(), actions_port=free_port(), log=log
     ) as bot:

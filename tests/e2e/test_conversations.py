@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts.serve import DEFAULT_MODEL, BotServers
+from scripts.serve import BotServers
 from tests.conversations_runner import (
     Conversation,
     ConversationFailed,
@@ -20,7 +20,7 @@ from tests.conversations_runner import (
     load_conversations,
     run_conversation,
 )
-from tests.e2e.conftest import LOG, Chat, free_port
+from tests.e2e.conftest import Chat, rasa_alone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.conversations]
 
@@ -43,17 +43,8 @@ def test_the_conversation_files_are_valid() -> None:
 @pytest.fixture(scope="session")
 def servers_without_actions() -> Iterator[BotServers]:
     """Rasa alone: its action endpoint is a free port where nothing listens."""
-    if not DEFAULT_MODEL.exists():
-        pytest.fail(f"no trained model at {DEFAULT_MODEL}: run `make train`")
-    LOG.parent.mkdir(parents=True, exist_ok=True)
-    with LOG.with_name("e2e-servers-no-actions.log").open("w") as log:
-        bot = BotServers(rasa_port=free_port(), actions_port=free_port(), log=log)
-        try:
-            bot.start_rasa()
-            bot.wait_ready()
-            yield bot
-        finally:
-            bot.stop()
+    with rasa_alone("e2e-servers-no-actions.log") as bot:
+        yield bot
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.serve import DEFAULT_MODEL, BotServers
-from tests.e2e.conftest import LOG, free_port
+from scripts.serve import BotServers
+from tests.e2e.conftest import rasa_alone
 
 pytestmark = pytest.mark.e2e
 
@@ -49,18 +49,10 @@ def non_loopback_address() -> str | None:
 @pytest.fixture(scope="module")
 def servers_with_api() -> Iterator[tuple[BotServers, str]]:
     """Rasa with its HTTP API switched on, as RASA_ENABLE_API + RASA_API_TOKEN do."""
-    if not DEFAULT_MODEL.exists():
-        pytest.fail(f"no trained model at {DEFAULT_MODEL}: run `make train`")
     token = secrets.token_urlsafe(24)
-    with LOG.with_name("e2e-servers-api.log").open("w") as log:
-        bot = BotServers(rasa_port=free_port(), actions_port=free_port(), log=log,
-                         api_token=token, cors_origins=[ALLOWED_ORIGIN])
-        try:
-            bot.start_rasa()
-            bot.wait_ready()
-            yield bot, token
-        finally:
-            bot.stop()
+    with rasa_alone("e2e-servers-api.log", api_token=token,
+                    cors_origins=[ALLOWED_ORIGIN]) as bot:
+        yield bot, token
 
 
 def test_by_default_no_tracker_can_be_read_and_no_model_replaced(servers: BotServers) -> None:
