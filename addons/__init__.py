@@ -1,5 +1,11 @@
-"""Parts that run inside the Rasa server: the hardened REST channel and an NLU component.
+"""Parts that run inside the Rasa server: the hardened REST channel, NLU components, the
+tracker store, and faster versions of three Rasa internals (addons/speedups.py).
 
-Rasa imports them by module path (credentials.yml, config.yml); it puts the working directory
-on sys.path, so `make run`/`make test` start Rasa from the repository root.
+Rasa imports them by module path (credentials.yml, config.yml, endpoints.production.yml); it
+puts the working directory on sys.path, so `make run`/`make test` start Rasa from the
+repository root.
 """
+
+from addons import speedups
+
+speedups.install()

@@ -1,0 +1,189 @@
+"""Three faster versions of Rasa 3.6 internals, each giving the same results as Rasa's own.
+
+Found with a profiler under load (docs/benchmark.md, "Where the time goes"); rasa is pinned to
+3.6.21, and tests/test_speedups.py checks each one against the code it replaces.
+
+- RulePolicy compared the conversation with every stored rule state at every prediction (22% of
+  the CPU). `_get_possible_keys` now starts from the rules whose last turn can match: the same
+  previous action and, when the rule names one, the same intent. The rest of the matching is
+  Rasa's own, so the result is the same set of rules.
+- Each graph run (one per parse, one per prediction) recomputed the sub-graph for its targets,
+  walking every path again, and went through dask's scheduler. `SequentialGraphRunner` keeps
+  the order of each target list and calls the nodes in it directly, in one thread, as
+  `dask.get` did.
+- Every custom-action call checked the action server's answer with `jsonschema.validate()`,
+  which checks the (large, constant) events schema itself first each time (8% of the CPU on
+  resource turns). The validator is now built once.
+
+`install()` runs when the `addons` package is imported, which the Rasa server does before it
+loads the model (the channel in credentials.yml) and `rasa train`/`rasa test` do while loading
+the pipeline (config.yml). Set TRIAGE_RASA_SPEEDUPS=0 to run Rasa's own code (for comparisons).
+"""
+
+from __future__ import annotations
+
+import graphlib
+import json
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import rasa.core.processor
+from jsonschema import ValidationError
+from jsonschema.validators import validator_for
+from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
+from rasa.shared.nlu.constants import ACTION_NAME, ACTION_TEXT, INTENT
+
+State = dict[str, dict[str, Any]]
+
+# Rasa's own, kept for the tests and for TRIAGE_RASA_SPEEDUPS=0.
+ORIGINAL_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys
+ORIGINAL_VALIDATE_ACTION_RESULT = RemoteAction._validate_action_result
+ORIGINAL_GRAPH_RUNNER = DaskGraphRunner
+
+# --- RulePolicy ---------------------------------------------------------------------------
+
+# A rule whose last turn has no plain previous action (a conversation start, or an unusual
+# state) is always checked; so is the intent part of a rule that names no intent.
+ANY = ""
+
+
+def _set(value: Any) -> str:
+    """The value a rule requires, or ANY when it requires none (Rasa's matching rules)."""
+    if isinstance(value, str) and value and value != SHOULD_NOT_BE_SET:
+        return value
+    return ANY
+
+
+def _last_turn_key(rule_key: str) -> tuple[str, str, str]:
+    """(kind of previous action, previous action, intent) that a rule's last turn requires."""
+    last: State = json.loads(rule_key)[-1]
+    previous = last.get(PREVIOUS_ACTION) or {}
+    name, text = _set(previous.get(ACTION_NAME)), _set(previous.get(ACTION_TEXT))
+    intent = _set((last.get(USER) or {}).get(INTENT))
+    if name and not text:
+        return ACTION_NAME, name, intent
+    if text and not name:
+        return ACTION_TEXT, text, intent
+    return ANY, ANY, ANY
+
+
+class RuleIndex:
+    """The rule keys of one lookup table, grouped by what their last turn requires."""
+
+    def __init__(self, lookup: dict[str, str]) -> None:
+        self.lookup = lookup
+        self.size = len(lookup)
+        self.groups: dict[tuple[str, str, str], set[str]] = {}
+        for rule_key in lookup:
+            self.groups.setdefault(_last_turn_key(rule_key), set()).add(rule_key)
+
+    def is_for(self, lookup: dict[str, str]) -> bool:
+        # Training removes contradicting rules from the table: then it is indexed again.
+        return lookup is self.lookup and len(lookup) == self.size
+
+    def candidates(self, state: State) -> set[str]:
+        """Every rule whose last turn could match `state` (a superset of those that do)."""
+        previous = state.get(PREVIOUS_ACTION) or {}
+        intent = (state.get(USER) or {}).get(INTENT)
+        found = set(self.groups.get((ANY, ANY, ANY), ()))
+        for kind in (ACTION_NAME, ACTION_TEXT):
+            action = previous.get(kind)
+            if isinstance(action, str) and action:
+                found |= self.groups.get((kind, action, ANY), set())
+                if isinstance(intent, str) and intent:
+                    found |= self.groups.get((kind, action, intent), set())
+        return found
+
+
+def _indexed_possible_keys(
+    policy: RulePolicy, lookup: dict[str, str], states: list[State]
+) -> set[str]:
+    if not states:
+        return set(ORIGINAL_GET_POSSIBLE_KEYS(policy, lookup, states))
+    indexes: list[RuleIndex] = policy.__dict__.setdefault("_triage_rule_indexes", [])
+    index = next((i for i in indexes if i.is_for(lookup)), None)
+    if index is None:
+        indexes[:] = [i for i in indexes if i.lookup is not lookup]
+        index = RuleIndex(lookup)
+        indexes.append(index)
+    possible_keys = index.candidates(states[-1])
+    # From here on exactly Rasa's loop, over the candidates instead of every rule.
+    for turn, state in enumerate(reversed(states)):
+        possible_keys = {
+            key for key in possible_keys if policy._is_rule_applicable(key, turn, state)
+        }
+    return possible_keys
+
+
+# --- Graph runner -------------------------------------------------------------------------
+
+
+class SequentialGraphRunner(DaskGraphRunner):
+    """DaskGraphRunner's nodes and results, without recomputing the sub-graph or dask."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._orders: dict[tuple[str, ...], list[str]] = {}
+
+    def _order(self, targets: tuple[str, ...]) -> list[str]:
+        order = self._orders.get(targets)
+        if order is None:
+            nodes = self._graph_schema.minimal_graph_schema(list(targets)).nodes
+            sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+            for name, node in nodes.items():
+                sorter.add(name, *(need for need in node.needs.values() if need in nodes))
+            order = list(sorter.static_order())
+            self._orders[targets] = order
+        return order
+
+    def run(
+        self, inputs: dict[str, Any] | None = None, targets: list[str] | None = None
+    ) -> dict[str, Any]:
+        run_targets = tuple(targets if targets else self._graph_schema.target_names)
+        order = self._order(run_targets)
+        results: dict[str, Any] = {}
+        for name, value in (inputs or {}).items():
+            if isinstance(value, str) and value in self._graph_schema.nodes:
+                raise GraphRunError(f"Input value '{value}' clashes with a node name.")
+            results[name] = (name, value)
+        nodes = self._graph_schema.nodes
+        try:
+            for name in order:
+                needs: Iterable[str] = nodes[name].needs.values()
+                results[name] = self._instantiated_nodes[name](*(results[n] for n in needs))
+        except RuntimeError as error:
+            raise GraphRunError("Error running runner.") from error
+        return dict(results[target] for target in run_targets)
+
+
+# --- Action server answers ----------------------------------------------------------------
+
+_validator: Any = None  # a jsonschema validator for RemoteAction's answer format
+
+
+def _validate_action_result_once(self: RemoteAction, result: dict[str, Any]) -> bool:
+    global _validator
+    if _validator is None:
+        schema = RemoteAction.action_response_format_spec()
+        _validator = validator_for(schema)(schema)
+    try:
+        _validator.validate(result)
+    except ValidationError:
+        # Rasa's own message and behaviour for a malformed answer.
+        return bool(ORIGINAL_VALIDATE_ACTION_RESULT(self, result))
+    return True
+
+
+def install() -> None:
+    """Puts the three in place of Rasa's code (once; TRIAGE_RASA_SPEEDUPS=0 skips them)."""
+    if os.environ.get("TRIAGE_RASA_SPEEDUPS", "1") == "0":
+        return
+    RulePolicy._get_possible_keys = _indexed_possible_keys
+    RemoteAction._validate_action_result = _validate_action_result_once
+    # The processor names the runner class when it loads a model.
+    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner

@@ -1,0 +1,188 @@
+"""addons/speedups.py gives the same answers as the Rasa code it replaces.
+
+The bot's own conversations run through them in test-stories, test-e2e and test-conversations;
+these tests compare each one with Rasa's code directly, on many more cases than the stories
+reach. tests/e2e/test_speedups_model.py does the same for the graph runner on the trained model.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rasa.core.processor
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema, SchemaNode
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import SHOULD_NOT_BE_SET
+
+from addons import speedups
+
+# --- RulePolicy: the indexed rule look-up against Rasa's ----------------------------------
+
+INTENTS = ["greet", "emergency", "who_other", "danger_no", "nrm_consent", "affirm"]
+ACTIONS = ["action_listen", "utter_greet", "triage_form", "utter_emergency", "utter_what_next"]
+SLOTS = ["danger", "who", "resource_category"]
+LOOPS = ["triage_form", SHOULD_NOT_BE_SET]
+
+
+def random_state(rng: random.Random, starter: bool, for_rule: bool) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    if not starter:
+        if rng.random() < 0.1:
+            state["prev_action"] = {"action_text": rng.choice(["hi", "help me"])}
+        else:
+            state["prev_action"] = {"action_name": rng.choice(ACTIONS)}
+    if rng.random() < 0.7:
+        intent = rng.choice(INTENTS)
+        state["user"] = {"intent": intent}
+        if rng.random() < 0.2:
+            state["user"]["entities"] = ["uk_place"]
+    elif rng.random() < 0.2:
+        state["user"] = {"text": "something typed"}
+    for slot in SLOTS:
+        if rng.random() < 0.3:
+            value = SHOULD_NOT_BE_SET if for_rule and rng.random() < 0.4 else (1.0,)
+            state.setdefault("slots", {})[slot] = value
+    if rng.random() < 0.3:
+        name = rng.choice(LOOPS if for_rule else LOOPS[:1])
+        state["active_loop"] = {"name": name}
+    return state
+
+
+def random_states(rng: random.Random, for_rule: bool) -> list[dict[str, Any]]:
+    length = rng.randint(1, 4)
+    starter = rng.random() < 0.2
+    return [random_state(rng, starter and i == 0, for_rule) for i in range(length)]
+
+
+@pytest.fixture
+def rule_policy(tmp_path: Path) -> RulePolicy:
+    storage: ModelStorage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), "test")
+    return RulePolicy.create(RulePolicy.get_default_config(), storage, Resource("rule"), context)
+
+
+def test_the_indexed_rule_lookup_finds_exactly_the_rules_rasa_finds(
+    rule_policy: RulePolicy,
+) -> None:
+    rng = random.Random(20261129)
+    lookup = {
+        json.dumps(random_states(rng, for_rule=True), sort_keys=True): rng.choice(ACTIONS)
+        for _ in range(400)
+    }
+    matched = 0
+    for _ in range(3000):
+        states = random_states(rng, for_rule=False)
+        expected = speedups.ORIGINAL_GET_POSSIBLE_KEYS(rule_policy, lookup, states)
+        assert speedups._indexed_possible_keys(rule_policy, lookup, states) == expected
+        matched += bool(expected)
+    # The comparison means something only if many conversations do match some rule.
+    assert matched > 300
+
+
+def test_the_rule_index_follows_rules_removed_during_training(rule_policy: RulePolicy) -> None:
+    last_turn = {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}
+    rule = json.dumps([last_turn])
+    lookup = {rule: "utter_greet"}
+    assert speedups._indexed_possible_keys(rule_policy, lookup, [last_turn]) == {rule}
+    del lookup[rule]  # RulePolicy.train drops a contradicting rule this way
+    assert speedups._indexed_possible_keys(rule_policy, lookup, [last_turn]) == set()
+
+
+# --- Graph runner: the sequential runner against dask ---------------------------------------
+
+
+class Number(GraphComponent):
+    """A node that gives its configured number, or adds up what it needs."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> Number:
+        return cls(config)
+
+    def provide(self) -> int:
+        return int(self.config["value"])
+
+    def add(self, **numbers: int) -> int:
+        return sum(numbers.values()) * int(self.config.get("factor", 1))
+
+
+def node(needs: dict[str, str], fn: str = "add", **config: Any) -> SchemaNode:
+    return SchemaNode(needs=needs, uses=Number, fn=fn, constructor_name="create", config=config)
+
+
+def diamond_schema() -> GraphSchema:
+    # a feeds b and c, both feed d; e takes the run's input; f is not needed by d.
+    return GraphSchema(
+        {
+            "a": node({}, fn="provide", value=2),
+            "b": node({"x": "a"}, factor=3),
+            "c": node({"x": "a"}, factor=5),
+            "d": node({"x": "b", "y": "c", "z": "e"}, is_target=True),
+            "e": node({"x": "__input__"}, factor=7),
+            "f": node({"x": "d"}, factor=11, is_target=True),
+        }
+    )
+
+
+@pytest.mark.parametrize("targets", [["d"], ["f"], ["d", "f"], ["e"], None])
+def test_the_sequential_runner_gives_what_dask_gives(
+    tmp_path: Path, targets: list[str] | None
+) -> None:
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(diamond_schema(), "test")
+    sequential = speedups.SequentialGraphRunner(diamond_schema(), storage, context)
+    dask_runner = DaskGraphRunner(diamond_schema(), storage, context)
+    for value in (1, 4):
+        inputs = {"__input__": value}
+        got = sequential.run(inputs=inputs, targets=targets)
+        assert got == dask_runner.run(inputs=inputs, targets=targets)
+    # d = 2*3 + 2*5 + 4*7 with the last input
+    assert sequential.run({"__input__": 4}, ["d"]) == {"d": 44}
+
+
+def test_the_sequential_runner_refuses_an_input_named_like_a_node(tmp_path: Path) -> None:
+    storage = LocalModelStorage(tmp_path)
+    runner = speedups.SequentialGraphRunner(
+        diamond_schema(), storage, ExecutionContext(diamond_schema(), "test")
+    )
+    with pytest.raises(Exception, match="clashes with a node name"):
+        runner.run({"__input__": "a"}, ["d"])
+
+
+# --- Action server answers: the validator built once ----------------------------------------
+
+
+def test_action_server_answers_are_checked_as_rasa_checks_them() -> None:
+    action = RemoteAction.__new__(RemoteAction)  # the check uses no endpoint
+    good = {"events": [{"event": "slot", "name": "resource_shown", "value": 3.0}],
+            "responses": [{"text": "Legal support: ..."}]}
+    assert speedups._validate_action_result_once(action, good) is True
+    assert speedups.ORIGINAL_VALIDATE_ACTION_RESULT(action, good) is True
+    bad = {"events": [{"event": "no_such_event"}], "responses": "not a list"}
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        speedups._validate_action_result_once(action, bad)
+
+
+def test_importing_the_addons_puts_the_speedups_in_place() -> None:
+    # The Rasa server imports the addons package (the channel) before it loads a model.
+    assert RulePolicy._get_possible_keys is speedups._indexed_possible_keys
+    assert RemoteAction._validate_action_result is speedups._validate_action_result_once
+    assert rasa.core.processor.DaskGraphRunner is speedups.SequentialGraphRunner
