@@ -1,0 +1,82 @@
+"""The REST channel's answer step (addons/channel.py) with a stand-in for Rasa: how many messages
+it lets in at once, in which order, and what a failed turn still answers. The HTTP side (4xx,
+413, 503) runs against the real server in tests/e2e/test_bad_input.py and test_hardening.py."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.domain import Domain
+
+from addons.channel import DEFAULT_CONCURRENT_MESSAGES, TriageRestInput
+from tests.helpers import ROOT
+
+DOMAIN = Domain.load(str(ROOT / "domain.yml"))
+
+
+class SlowBot:
+    """Answers each message after a pause, as Rasa does while it waits for its stores."""
+
+    def __init__(self, fail_on: str = "") -> None:
+        self.inside = 0
+        self.most_inside = 0
+        self.started: list[str] = []
+        self.fail_on = fail_on
+
+    async def on_new_message(self, message: UserMessage) -> None:
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        self.started.append(message.text or "")
+        try:
+            await asyncio.sleep(0.01)
+            if message.text == self.fail_on:
+                raise RuntimeError("the action server is down")
+            assert message.output_channel is not None
+            await message.output_channel.send_text_message(
+                message.sender_id or "", f"answer to {message.text}"
+            )
+        finally:
+            self.inside -= 1
+
+
+def answer_all(channel: TriageRestInput, bot: SlowBot, count: int) -> list[list[dict[str, Any]]]:
+    async def main() -> list[list[dict[str, Any]]]:
+        return await asyncio.gather(
+            *(
+                channel.answer(bot.on_new_message, DOMAIN, f"message {n}", f"sender-{n}")
+                for n in range(count)
+            )
+        )
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("limit", [1, DEFAULT_CONCURRENT_MESSAGES, 5])
+def test_at_most_the_configured_number_of_messages_are_inside_rasa(limit: int) -> None:
+    bot = SlowBot()
+    answers = answer_all(TriageRestInput(concurrent_messages=limit), bot, 20)
+
+    assert bot.most_inside == limit
+    # Every message still gets its own answer, and they go in in the order they came.
+    assert [a[0]["text"] for a in answers] == [f"answer to message {n}" for n in range(20)]
+    assert bot.started == [f"message {n}" for n in range(20)]
+
+
+def test_the_limit_comes_from_credentials_yml() -> None:
+    assert TriageRestInput.from_credentials({"concurrent_messages": 3}).concurrent_messages == 3
+    default = TriageRestInput.from_credentials(None).concurrent_messages
+    assert default == DEFAULT_CONCURRENT_MESSAGES
+    with pytest.raises(ValueError, match="at least 1"):
+        TriageRestInput.from_credentials({"concurrent_messages": 0})
+
+
+def test_a_failed_turn_answers_with_the_helpline_and_999_and_frees_its_place() -> None:
+    bot = SlowBot(fail_on="message 0")
+    answers = answer_all(TriageRestInput(concurrent_messages=1), bot, 3)
+
+    assert "999" in answers[0][0]["text"]
+    assert "08000 121 700" in answers[0][0]["text"]
+    assert [a[0]["text"] for a in answers[1:]] == ["answer to message 1", "answer to message 2"]
