@@ -23,6 +23,16 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import SHOULD_NOT_BE_SET
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    Restarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.utils.common import all_subclasses
 
 from addons import speedups
 
@@ -186,3 +196,31 @@ def test_importing_the_addons_puts_the_speedups_in_place() -> None:
     assert RulePolicy._get_possible_keys is speedups._indexed_possible_keys
     assert RemoteAction._validate_action_result is speedups._validate_action_result_once
     assert rasa.core.processor.DaskGraphRunner is speedups.SequentialGraphRunner
+    assert Event.resolve_by_type is speedups._resolve_event_type
+
+
+# --- Event classes: the table against Rasa's search -----------------------------------------
+
+
+def test_every_event_type_resolves_to_the_class_rasa_finds() -> None:
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert len(names) > 20
+    for name in sorted(names):
+        assert speedups._resolve_event_type(name) is speedups.ORIGINAL_RESOLVE_BY_TYPE(name)
+    assert speedups._resolve_event_type("topic") is None
+    assert speedups._resolve_event_type("no_such_event", default=UserUttered) is UserUttered
+    with pytest.raises(ValueError, match="Unknown event name"):
+        speedups._resolve_event_type("no_such_event")
+
+
+def test_a_stored_conversation_reads_back_the_same() -> None:
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered("hi", {"name": "greet", "confidence": 0.9}),
+        ActionExecuted("utter_greet"),
+        BotUttered("Hello"),
+        SlotSet("danger", "no"),
+        ActiveLoop("triage_form"),
+        Restarted(),
+    ]
+    assert [Event.from_parameters(e.as_dict()) for e in events] == events
