@@ -23,6 +23,7 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import SHOULD_NOT_BE_SET
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
@@ -32,9 +33,11 @@ from rasa.shared.core.events import (
     SlotSet,
     UserUttered,
 )
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
 from addons import speedups
+from tests.helpers import ROOT
 
 # --- RulePolicy: the indexed rule look-up against Rasa's ----------------------------------
 
@@ -197,6 +200,7 @@ def test_importing_the_addons_puts_the_speedups_in_place() -> None:
     assert RemoteAction._validate_action_result is speedups._validate_action_result_once
     assert rasa.core.processor.DaskGraphRunner is speedups.SequentialGraphRunner
     assert Event.resolve_by_type is speedups._resolve_event_type
+    assert Domain.states_for_tracker_history is speedups._cached_states_for_tracker_history
 
 
 # --- Event classes: the table against Rasa's search -----------------------------------------
@@ -224,3 +228,46 @@ def test_a_stored_conversation_reads_back_the_same() -> None:
         Restarted(),
     ]
     assert [Event.from_parameters(e.as_dict()) for e in events] == events
+
+
+# --- Dialogue states: the cache against Rasa's replay -----------------------------------------
+
+
+def test_dialogue_states_are_the_same_as_rasas_after_every_event() -> None:
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = DialogueStateTracker.from_events("states-test", [], slots=domain.slots)
+    conversation = [
+        ActionExecuted("action_listen"),
+        UserUttered("hi", {"name": "greet", "confidence": 0.9}),
+        ActionExecuted("utter_greet"),
+        BotUttered("Hello"),
+        ActionExecuted("action_listen"),
+        UserUttered("/who_other", {"name": "who_other", "confidence": 1.0}),
+        ActionExecuted("triage_form"),
+        ActiveLoop("triage_form"),
+        SlotSet("who", "other"),
+        ActionExecuted("action_listen"),
+        UserUttered("he has a knife", {"name": "emergency", "confidence": 1.0}),
+        ActiveLoop(None),
+        SlotSet("danger", "yes"),
+        Restarted(),
+        ActionExecuted("action_listen"),
+    ]
+    rule_only = {"rule_only_slots": ["resource_shown"], "rule_only_loops": ["triage_form"]}
+    options: list[dict[str, Any]] = [
+        {},
+        {"ignore_rule_only_turns": True, "rule_only_data": rule_only},
+        {"omit_unset_slots": True, "rule_only_data": rule_only},
+    ]
+    for event in conversation:
+        tracker.update(event)
+        for kwargs in options:
+            expected = speedups.ORIGINAL_STATES_FOR_TRACKER_HISTORY(domain, tracker, **kwargs)
+            first = speedups._cached_states_for_tracker_history(domain, tracker, **kwargs)
+            assert first == expected
+            # A caller changing what it got must not change what the next caller gets.
+            for state in first:
+                state.get("user", {}).pop("intent", None)
+                state.get("slots", {}).clear()
+            again = speedups._cached_states_for_tracker_history(domain, tracker, **kwargs)
+            assert again == expected
