@@ -55,6 +55,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# This bot's servers start as serve.py starts them: `rasa` without jax (scripts/rasa_cli.py).
+RASA_CLI = [str(BIN / "python"), str(ROOT / "scripts" / "rasa_cli.py")]
 BENCH_DIR = ROOT / "build" / "bench"
 BASELINE_DIR = BENCH_DIR / "baseline"
 LOG_DIR = BENCH_DIR / "logs"
@@ -699,7 +701,7 @@ class Bench:
     def start_actions(self) -> None:
         if self.actions is None:
             self.actions = spawn(
-                [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+                [*RASA_CLI, "run", "actions", "--actions", "actions",
                  "--port", str(self.actions_port)],
                 server_env(SANIC_HOST="127.0.0.1"), "actions.log")
             wait_http(f"http://127.0.0.1:{self.actions_port}/health")
@@ -736,7 +738,7 @@ class Bench:
             if setup.production:
                 endpoints = ROOT / "endpoints.production.yml"
                 env.update(self.production_env(setup))
-            args = [str(BIN / "rasa"), "run", "--model", str(setup.model), "--port", str(port),
+            args = [*RASA_CLI, "run", "--model", str(setup.model), "--port", str(port),
                     "--interface", "127.0.0.1", "--endpoints", str(endpoints),
                     "--credentials", str(self.credentials)]
             cwd = ROOT
