@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -214,3 +215,49 @@ def test_no_response_quotes_what_the_user_typed() -> None:
     for name, variations in domain.responses.items():
         for variation in variations:
             assert "{" not in str(variation.get("text", "")), name
+
+
+async def test_conversations_are_stored_and_read_as_rasas_sql_store_does(tmp_path: Path) -> None:
+    """The store writes and reads with its own SQL (for speed): the rows and the trackers must
+    be what Rasa's SQLTrackerStore writes and reads, across turns and a new session."""
+    ours, theirs = _store(tmp_path / "ours.db"), SQLTrackerStore(
+        domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    start = time.time()
+    first = _conversation("both", start)
+    for store in (ours, theirs):
+        await store.save(first)
+    # The next turn: each store loads the conversation, adds to it and saves it again.
+    for store in (ours, theirs):
+        tracker = await store.retrieve("both")
+        assert tracker is not None
+        tracker.update(UserUttered("and a second message", {"name": "inform_nation"},
+                                   timestamp=start + 1))
+        tracker.update(ActionExecuted("action_listen", timestamp=start + 1))
+        await store.save(tracker)
+    # A new session (after the session expired), as Rasa starts it.
+    for store in (ours, theirs):
+        tracker = await store.retrieve("both")
+        assert tracker is not None
+        for event in (ActionExecuted("action_session_start", timestamp=start + 3600),
+                      SessionStarted(timestamp=start + 3600),
+                      ActionExecuted("action_listen", timestamp=start + 3600)):
+            tracker.update(event)
+        await store.save(tracker)
+
+    def columns(db: Path) -> list[tuple[Any, ...]]:
+        return [(t, i, a, json.loads(d)) for t, i, a, d in _rows(db, "both")]
+
+    assert columns(tmp_path / "ours.db") == columns(tmp_path / "rasa.db")
+    assert len(columns(tmp_path / "ours.db")) == len(first.events) + 2 + 3
+    expected = await theirs.retrieve("both")
+    assert expected is not None
+    assert len(expected.events) == 3  # only the new session
+    for reader in (ours, theirs):  # each reads what the other wrote
+        for writer_db in (tmp_path / "ours.db", tmp_path / "rasa.db"):
+            reader_on_db = type(reader)(domain=DOMAIN, dialect="sqlite", db=str(writer_db))
+            latest = await reader_on_db.retrieve("both")
+            full = await reader_on_db.retrieve_full_tracker("both")
+            assert latest is not None and full is not None
+            assert [e.as_dict() for e in latest.events] == [e.as_dict() for e in expected.events]
+            assert len(full.events) == len(first.events) + 2 + 3
+    assert await ours.retrieve("nobody") is None
