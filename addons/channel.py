@@ -10,10 +10,12 @@ standard channel, but:
   or anything else failed), gets a static answer from the domain that still gives 999 and the
   helpline, so nobody is left with silence;
 - client metadata and input_channel are ignored, and message text is never logged;
-- at most `concurrent_messages` messages (credentials.yml, default 2) are inside Rasa at a time;
-  the others wait their turn in arrival order. Rasa's processing of a message awaits the tracker
-  and lock stores and the action server; with every waiting message inside, each await sent a
-  message to the back of a queue of all of them, and a resource list took seconds under load.
+- at most `concurrent_messages` messages (credentials.yml, default 1) are inside Rasa at a time
+  per process; the others wait their turn in arrival order. Rasa's processing of a message
+  awaits the tracker and lock stores and the action server; with every waiting message inside,
+  each await sent a message to the back of a queue of all of them, and a resource list took
+  seconds under load. A message that has waited MAX_WAIT_SECONDS goes in anyway, so a hung
+  action server holding the turn never holds up anyone else's answer (and 999) for longer.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import json
 import logging
 import re
 from asyncio import CancelledError
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -43,9 +46,12 @@ MAX_BODY_BYTES = 256 * 1024
 SENDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 EMPTY_MESSAGE_RESPONSE = "utter_default"
 NO_REPLY_RESPONSE = "utter_no_reply"
-# Two keeps the CPU busy while one message waits for a store or the action server
-# (docs/benchmark.md: p95 at 32 users 2.9 s -> 0.65 s, same throughput).
-DEFAULT_CONCURRENT_MESSAGES = 2
+# Measured at 32 users (docs/benchmark.md): 1 gave the most messages per second and the lowest
+# p95. Rasa's SQL tracker store and Redis lock store block the event loop while they wait, so
+# more messages inside only interleave their CPU work; a second worker process fills the waits.
+DEFAULT_CONCURRENT_MESSAGES = 1
+# Far above the wait under normal load (p95 0.4 s at 32 users), far below the response timeout.
+MAX_WAIT_SECONDS = 2.0
 
 
 def _error(status: int, reason: str) -> HTTPResponse:
@@ -62,6 +68,21 @@ async def static_reply(domain: Domain, name: str, sender: str) -> list[dict[str,
         await collector.send_response(sender, dict(message))
     messages: list[dict[str, Any]] = collector.messages
     return messages
+
+
+@asynccontextmanager
+async def _turn(gate: asyncio.Semaphore) -> AsyncIterator[None]:
+    """Waits for a place at the gate, for at most MAX_WAIT_SECONDS."""
+    try:
+        await asyncio.wait_for(gate.acquire(), MAX_WAIT_SECONDS)
+    except asyncio.TimeoutError:
+        logger.warning("A message waited %.0f s for its turn and went ahead.", MAX_WAIT_SECONDS)
+        yield
+        return
+    try:
+        yield
+    finally:
+        gate.release()
 
 
 class TriageRestInput(InputChannel):
@@ -94,7 +115,7 @@ class TriageRestInput(InputChannel):
             self._gate = asyncio.Semaphore(self.concurrent_messages)
         collector = CollectingOutputChannel()
         try:
-            async with self._gate:
+            async with _turn(self._gate):
                 await on_new_message(
                     UserMessage(text, collector, sender, input_channel=self.name())
                 )

@@ -5,12 +5,14 @@ it lets in at once, in which order, and what a failed turn still answers. The HT
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.domain import Domain
 
+from addons import channel as channel_module
 from addons.channel import DEFAULT_CONCURRENT_MESSAGES, TriageRestInput
 from tests.helpers import ROOT
 
@@ -20,8 +22,9 @@ DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 class SlowBot:
     """Answers each message after a pause, as Rasa does while it waits for its stores."""
 
-    def __init__(self, fail_on: str = "") -> None:
+    def __init__(self, fail_on: str = "", hang_on: str = "") -> None:
         self.inside = 0
+        self.hang_on = hang_on
         self.most_inside = 0
         self.started: list[str] = []
         self.fail_on = fail_on
@@ -32,6 +35,8 @@ class SlowBot:
         self.started.append(message.text or "")
         try:
             await asyncio.sleep(0.01)
+            if message.text == self.hang_on:  # an action server that does not answer
+                await asyncio.sleep(60)
             if message.text == self.fail_on:
                 raise RuntimeError("the action server is down")
             assert message.output_channel is not None
@@ -54,7 +59,7 @@ def answer_all(channel: TriageRestInput, bot: SlowBot, count: int) -> list[list[
     return asyncio.run(main())
 
 
-@pytest.mark.parametrize("limit", [1, DEFAULT_CONCURRENT_MESSAGES, 5])
+@pytest.mark.parametrize("limit", [1, 2, 5])
 def test_at_most_the_configured_number_of_messages_are_inside_rasa(limit: int) -> None:
     bot = SlowBot()
     answers = answer_all(TriageRestInput(concurrent_messages=limit), bot, 20)
@@ -80,3 +85,27 @@ def test_a_failed_turn_answers_with_the_helpline_and_999_and_frees_its_place() -
     assert "999" in answers[0][0]["text"]
     assert "08000 121 700" in answers[0][0]["text"]
     assert [a[0]["text"] for a in answers[1:]] == ["answer to message 1", "answer to message 2"]
+
+
+def test_a_hung_turn_holds_up_the_others_for_at_most_the_longest_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(channel_module, "MAX_WAIT_SECONDS", 0.2)
+    bot = SlowBot(hang_on="message 0")
+    channel = TriageRestInput(concurrent_messages=1)
+
+    async def main() -> tuple[list[list[dict[str, Any]]], float]:
+        hung = asyncio.create_task(channel.answer(bot.on_new_message, DOMAIN, "message 0", "a"))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        others = await asyncio.gather(
+            *(channel.answer(bot.on_new_message, DOMAIN, f"message {n}", f"s{n}")
+              for n in (1, 2))
+        )
+        waited = time.monotonic() - started
+        hung.cancel()
+        return others, waited
+
+    others, waited = asyncio.run(main())
+    assert [a[0]["text"] for a in others] == ["answer to message 1", "answer to message 2"]
+    assert waited < 2.0  # not the 60 s of the hung turn
