@@ -1,6 +1,7 @@
 """Is a message English? Offline, for short chat messages.
 
-Three signals, cheapest first:
+Three signals, cheapest first (and a short list of words for "help" in other languages, which
+settles a message of one or two words):
 1. Script: a message written mostly in a non-Latin script (Arabic, Chinese, Cyrillic...) is
    not English.
 2. Vocabulary: a Latin-script message is English when most of its words are English words: the
@@ -34,6 +35,31 @@ MIN_UNKNOWN_SHARE = 0.5
 MAX_ENGLISH_PROBABILITY = 0.05
 MIN_LETTERS = 4
 
+# "Help" (and "rescue me") in Latin-script languages of people often referred to the NRM and of
+# large UK migrant communities. Typed alone, such a word is too short for the other signals, and
+# the person typing it needs 999 and the helpline's interpreters. Only words outside the English
+# lexicon count.
+HELP_WORDS = {
+    "pomocy": "pl", "pomoc": "pl", "pomóż": "pl", "pomoz": "pl", "ratunku": "pl",
+    "ajutor": "ro", "ajutați": "ro", "ajutati": "ro", "ajutațimă": "ro",
+    "ndihmë": "sq", "ndihme": "sq", "ndihmo": "sq", "ndihmoni": "sq",
+    "cứu": "vi", "giúp": "vi", "giup": "vi",
+    "pagalba": "lt", "padėkite": "lt", "padekite": "lt", "gelbėkite": "lt",
+    "pomôžte": "sk", "pomozte": "cs",
+    "ajuda": "pt", "socorro": "pt", "ayuda": "es", "ayúdame": "es", "ayudame": "es",
+    "caawi": "so", "caawimaad": "so", "caawiya": "so",
+    "yardım": "tr", "yardim": "tr", "imdat": "tr",
+    "segítség": "hu", "segitseg": "hu",
+    "palīdzība": "lv", "palīdziet": "lv",
+    "aidez": "fr", "secours": "fr",
+    "aiuto": "it", "aiutami": "it",
+    "hilfe": "de",
+    "tulong": "tl", "tulungan": "tl",
+    "msaada": "sw", "nisaidie": "sw",
+    "taimako": "ha",
+    "tolong": "ms",
+}
+
 
 def words_of(text: str) -> list[str]:
     return WORD.findall(text.lower())
@@ -61,10 +87,13 @@ class LanguageCheck:
         # Two characters of Chinese already make a word ("救命": help!).
         if len(letters) >= 2 and non_latin * 2 >= len(letters):
             return Verdict(False, "non-Latin script", self._best_guess(text))
-        if len(letters) < MIN_LETTERS:
-            return Verdict(True, "too short to tell")
         words = words_of(text)
         unknown = [w for w in words if w not in self.lexicon]
+        help_words = [w for w in unknown if w in HELP_WORDS]
+        if help_words and len(unknown) >= MIN_UNKNOWN_SHARE * len(words):
+            return Verdict(False, "a word for help in another language", HELP_WORDS[help_words[0]])
+        if len(letters) < MIN_LETTERS:
+            return Verdict(True, "too short to tell")
         if len(unknown) < MIN_UNKNOWN_SHARE * len(words):
             return Verdict(True, "known words")
         ranking = dict(self._identifier.rank(text))

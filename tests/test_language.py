@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from addons.language import LanguageCheck
+from addons.language import HELP_WORDS, LanguageCheck
 from addons.nlu import OTHER_LANGUAGE, apply_language_check, build_lexicon
 from tests.helpers import nlu_blocks, plain
 
@@ -42,6 +42,21 @@ def test_no_held_out_english_message_is_taken_for_another_language(check: Langua
 )
 def test_messages_in_other_languages_are_recognised(check: LanguageCheck, text: str) -> None:
     assert check.check(text).english is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["pomocy", "Ajutor!", "ndihmë", "cứu", "cứu tôi", "caawi", "pagalba", "yardım", "socorro",
+     "Hilfe", "aiuto", "tulong", "msaada", "pomocy please", "help ajutor"],
+)
+def test_a_word_for_help_in_another_language_is_enough(check: LanguageCheck, text: str) -> None:
+    verdict = check.check(text)
+    assert verdict.english is False
+    assert verdict.reason == "a word for help in another language"
+
+
+def test_the_help_words_are_not_english_words(check: LanguageCheck) -> None:
+    assert not [word for word in HELP_WORDS if word in check.lexicon]
 
 
 @pytest.mark.parametrize("text", ["ok", "hi", "999", "🙏🙏", "?", "help", "NRM"])
