@@ -441,19 +441,23 @@ class CpuWindow:
 
 
 class MemorySampler(threading.Thread):
-    """Peak RSS of a process and its children (summed), sampled every 0.2 s."""
+    """Peak RSS of a process and its children (summed), and of the largest of them, sampled
+    every 0.2 s."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.peak_kb = 0
         self.peak_processes = 0
+        self.peak_single_kb = 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             tree = process_tree(self.pid)
-            total = sum(rss_kb(p) for p in tree)
+            sizes = [rss_kb(p) for p in tree]
+            total = sum(sizes)
+            self.peak_single_kb = max([self.peak_single_kb, *sizes])
             if total > self.peak_kb:
                 self.peak_kb = total
                 self.peak_processes = len(tree)
@@ -675,6 +679,8 @@ class Measurement:
     cpu_concurrent: dict[str, Any]
     server_cpu_ms_per_message: float
     log: str
+    # With SANIC_WORKERS, each worker is a Rasa process of its own: the largest one.
+    peak_process_rss_mb: float = 0.0
 
 
 @dataclass
@@ -812,6 +818,7 @@ class Bench:
             peak_processes=sampler.peak_processes, sequential=sequential,
             concurrent=concurrent, cpu_sequential=cpu_sequential, cpu_concurrent=cpu_concurrent,
             server_cpu_ms_per_message=round(per_message, 2), log=str(LOG_DIR / log_name),
+            peak_process_rss_mb=round(sampler.peak_single_kb / 1024, 1),
         )
 
     def profile(self, setup: Setup) -> dict[str, Any]:
@@ -1056,8 +1063,11 @@ def targets(triage: Measurement, baseline: Measurement | None) -> list[dict[str,
                    None if p95 != p95 else p95 < TARGET_P95_32_MS))
     checks.append((f"first answer within {TARGET_FIRST_ANSWER_S:.0f} s of start",
                    triage.first_answer_s, "s", triage.first_answer_s <= TARGET_FIRST_ANSWER_S))
-    checks.append((f"Rasa process (with children) < {TARGET_RSS_MB:.0f} MB",
-                   triage.peak_rss_mb, "MB", triage.peak_rss_mb < TARGET_RSS_MB))
+    if triage.workers > 1:  # the main process and each worker are Rasa processes
+        rss, what = triage.peak_process_rss_mb, "each Rasa process (largest of them)"
+    else:
+        rss, what = triage.peak_rss_mb, "Rasa process (with children)"
+    checks.append((f"{what} < {TARGET_RSS_MB:.0f} MB", rss, "MB", rss < TARGET_RSS_MB))
     return [{"setup": triage.setup, "target": name,
              "value": None if value is None else round(value, 2), "unit": unit, "met": met}
             for name, value, unit, met in checks]
@@ -1356,7 +1366,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"{USERS} users (p95 {two.concurrent.p95_ms:.0f} ms), {fmt(scale, 2)}x one "
                 f"worker on the same stores ({one.concurrent.throughput:.1f} msg/s)"
                 + (f" and {fmt(vs_base, 2)}x the baseline" if vs_base else "")
-                + f"; peak RSS {two.peak_rss_mb:.0f} MB over {two.peak_processes} processes. "
+                + f"; peak RSS {two.peak_rss_mb:.0f} MB over {two.peak_processes} processes, "
+                + f"the largest {two.peak_process_rss_mb:.0f} MB. "
                 + production_endpoints_note(stores)),
         }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
