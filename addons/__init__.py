@@ -1,5 +1,5 @@
 """Parts that run inside the Rasa server: the hardened REST channel, NLU components, the
-tracker store, and faster versions of three Rasa internals (addons/speedups.py).
+tracker store, and faster versions of five Rasa internals (addons/speedups.py).
 
 Rasa imports them by module path (credentials.yml, config.yml, endpoints.production.yml); it
 puts the working directory on sys.path, so `make run`/`make test` start Rasa from the

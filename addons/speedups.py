@@ -52,7 +52,6 @@ State = dict[str, dict[str, Any]]
 # Rasa's own, kept for the tests and for TRIAGE_RASA_SPEEDUPS=0.
 ORIGINAL_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys
 ORIGINAL_VALIDATE_ACTION_RESULT = RemoteAction._validate_action_result
-ORIGINAL_GRAPH_RUNNER = DaskGraphRunner
 ORIGINAL_RESOLVE_BY_TYPE = Event.resolve_by_type
 ORIGINAL_STATES_FOR_TRACKER_HISTORY = Domain.states_for_tracker_history
 
