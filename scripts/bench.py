@@ -659,7 +659,6 @@ class Setup:
     title: str
     bot: str  # "baseline" or "triage"
     model: Path
-    workers: int = 1
     redis: bool = False
     production: bool = False  # endpoints.production.yml: PostgreSQL tracker, Redis lock
     servers: int = 1  # Rasa servers on their own ports, sharing the stores
@@ -670,7 +669,6 @@ class Measurement:
     setup: str
     title: str
     bot: str
-    workers: int
     stores: str
     first_answer_s: float
     peak_rss_mb: float
@@ -681,7 +679,7 @@ class Measurement:
     cpu_concurrent: dict[str, Any]
     server_cpu_ms_per_message: float
     log: str
-    # With SANIC_WORKERS, each worker is a Rasa process of its own: the largest one.
+    # With two servers: the larger of the Rasa processes.
     peak_process_rss_mb: float = 0.0
     servers: int = 1
 
@@ -734,13 +732,15 @@ class Bench:
         return path
 
     def start_rasa(
-        self, setup: Setup, port: int, shared_env: dict[str, str] | None = None
+        self, setup: Setup, port: int, shared_env: dict[str, str] | None = None,
+        first: bool = True
     ) -> tuple[subprocess.Popen[bytes], float, str]:
         """Starts Rasa for the setup; returns the process, when it started and its log name.
-        `shared_env`: the production settings of a server already started (same database)."""
+        `shared_env`: the production settings all servers of the setup share (one database);
+        `first`: the setup's first server, which starts from empty stores."""
         log_name = (f"rasa.{setup.name}.{port}.log" if setup.servers > 1
                     else f"rasa.{setup.name}.log")
-        env = server_env(SANIC_WORKERS=str(setup.workers))
+        env = server_env()
         if setup.bot == "baseline":
             args = [str(BIN / "rasa"), "run", "--model", str(setup.model), "--port", str(port),
                     "--interface", "127.0.0.1"]
@@ -755,7 +755,7 @@ class Bench:
                     "--interface", "127.0.0.1", "--endpoints", str(endpoints),
                     "--credentials", str(self.credentials)]
             cwd = ROOT
-        if setup.redis and self.redis is not None and shared_env is None:
+        if setup.redis and self.redis is not None and first:
             self.redis.command("FLUSHALL")
         started = time.monotonic()
         return spawn(args, env, log_name, cwd), started, log_name
@@ -797,7 +797,7 @@ class Bench:
                       if setup.production and setup.servers > 1 else None)
         try:
             for number, port in enumerate(ports):
-                servers.append(self.start_rasa(setup, port, shared_env if number else None))
+                servers.append(self.start_rasa(setup, port, shared_env, first=number == 0))
             processes = [server for server, _, _ in servers]
             sampler = MemorySampler(*(server.pid for server in processes))
             sampler.start()
@@ -830,7 +830,7 @@ class Bench:
         rasa_cpu = sum(v for k, v in cpu_concurrent["cpu_s"].items() if k.startswith("rasa"))
         per_message = rasa_cpu * 1000 / max(concurrent.total_messages, 1)
         return Measurement(
-            setup=setup.name, title=setup.title, bot=setup.bot, workers=setup.workers,
+            setup=setup.name, title=setup.title, bot=setup.bot,
             stores=("PostgreSQL tracker + Redis lock (endpoints.production.yml)"
                     if setup.production else
                     "Redis tracker + lock store" if setup.redis else "in memory"),
@@ -866,8 +866,7 @@ class Bench:
             cpu0 = cpu_seconds(rasa.pid)
             spy = subprocess.run(
                 [str(py_spy), "record", "--pid", str(rasa.pid), "--rate", str(PROFILE_RATE_HZ),
-                 "--duration", str(int(d.profile_s)), "--format", "raw", "--output", str(raw),
-                 *(["--subprocesses"] if setup.workers > 1 else [])],
+                 "--duration", str(int(d.profile_s)), "--format", "raw", "--output", str(raw)],
                 capture_output=True, text=True, check=False)
             server_cpu = cpu_seconds(rasa.pid) - cpu0
             out, err = client.communicate(timeout=d.profile_s + 120)
@@ -1085,7 +1084,7 @@ def targets(triage: Measurement, baseline: Measurement | None) -> list[dict[str,
                    None if p95 != p95 else p95 < TARGET_P95_32_MS))
     checks.append((f"first answer within {TARGET_FIRST_ANSWER_S:.0f} s of start",
                    triage.first_answer_s, "s", triage.first_answer_s <= TARGET_FIRST_ANSWER_S))
-    if triage.workers > 1 or triage.servers > 1:  # each server and worker is a Rasa process
+    if triage.servers > 1:  # each server is a Rasa process
         rss, what = triage.peak_process_rss_mb, "each Rasa process (largest of them)"
     else:
         rss, what = triage.peak_rss_mb, "Rasa process (with children)"
@@ -1117,7 +1116,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"\nThis bot / baseline: "
                      f"{fmt(ratio(results['training_s']['triage'], results['training_s']['baseline']), 2)}x")  # noqa: E501
     lines.append("\n## Serving (REST webhook)\n")
-    header = ("| setup | servers x workers | stores | first answer (s) | 1 user median (ms) "
+    header = ("| setup | servers | stores | first answer (s) | 1 user median (ms) "
               "| 1 user p95 (ms) | 32 users msg/s | 32 users p50 (ms) | 32 users p95 (ms) "
               "| failures | peak RSS (MB) | server CPU ms/msg | bot msgs/answer | others' CPU |")
     lines.append(header)
@@ -1129,7 +1128,7 @@ def render(results: dict[str, Any]) -> str:
         empty = c.get("empty_answers", 0) + s.get("empty_answers", 0)
         failures += f" ({empty} empty answers)" if empty else ""
         lines.append(
-            f"| {x['setup']} | {x.get('servers', 1)} x {x['workers']} | {x['stores']} "
+            f"| {x['setup']} | {x['servers']} | {x['stores']} "
             f"| {fmt(x['first_answer_s'])} "
             f"| {fmt(s['p50_ms'], 0)} | {fmt(s['p95_ms'], 0)} | {fmt(c['throughput'])} "
             f"| {fmt(c['p50_ms'], 0)} | {fmt(c['p95_ms'], 0)} | {failures} "
@@ -1137,7 +1136,7 @@ def render(results: dict[str, Any]) -> str:
             f"| {fmt(c['bot_messages_per_answer'], 2)} "
             f"| {x['cpu_concurrent']['other_cpu_share']:.0%} |")
     lines.append(
-        "\nServer CPU ms/msg: CPU time of the Rasa servers (and their workers) per answered "
+        "\nServer CPU ms/msg: CPU time of the Rasa servers per answered "
         "message at 32 users; unlike msg/s it hardly depends on what else the machine runs. "
         "Failures: errors, time-outs and the channel's failure answer (utter_no_reply). "
         "Bot msgs/answer: the bot messages in an answer, each an action the policies predicted.")
@@ -1257,7 +1256,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--stores", choices=("auto", "production", "redis", "none"),
                         default="auto",
-                        help="the scale-out setups (one and two workers): endpoints.production.yml "
+                        help="the scale-out setups (one and two servers): endpoints.production.yml "
                              "on a throwaway PostgreSQL and Redis ('production'), Rasa's Redis "
                              "tracker and lock stores ('redis'), or none; 'auto' (default): "
                              "production when endpoints.production.yml and PostgreSQL are there")
