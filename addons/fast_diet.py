@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.special
 import tensorflow as tf
+import threadpoolctl
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -188,3 +189,7 @@ def _predict(self: DIETClassifier, message: Message) -> Any:
 def install() -> None:
     """Puts the numpy prediction in place of Rasa's (addons/__init__.py)."""
     DIETClassifier._predict = _predict
+    # OpenBLAS would run these small products on a thread per core, and its threads spin
+    # after each one: under load they took a second core's worth of CPU from PostgreSQL,
+    # Redis and the other Rasa server. One thread is faster for matrices this size.
+    threadpoolctl.threadpool_limits(limits=1, user_api="blas")
