@@ -14,6 +14,11 @@ Intent names, action names, slot names, timestamps and the bot's own messages st
 conversations can still be counted by route. Rows are updated, never deleted: Rasa's save()
 counts the stored rows of a session to know which events are new.
 
+On PostgreSQL a turn costs two statements: retrieve() reads without a transaction around it,
+and save() inserts the new events and lists the conversation in one statement that checks the
+stored rows are still those retrieve() read (else it counts them first, as SQLTrackerStore
+does). Rasa calls its tracker store synchronously, so each round trip stops the server.
+
 Every Rasa server runs the redaction at most once a minute (more often only when the
 retention itself is shorter), on a timer and from save(), for the conversations listed in the
 table `pending_redaction`, which save() fills. scripts/redact.py does the same by hand or from
@@ -31,7 +36,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -44,6 +49,38 @@ MAX_INTERVAL_SECONDS = 60.0
 # Conversations redacted per run; the rest wait for the next run, so a backlog never holds a
 # database transaction (or the server's thread pool) for long.
 BATCH_SIZE = 500
+
+# PostgreSQL: save() in one statement and one round trip. It counts the stored rows of the
+# latest session as SQLTrackerStore does, and inserts the new events only if that count is
+# the one save() assumed (the rows read by the last retrieve()); it lists the conversation for
+# redaction either way. All parts see the same snapshot and commit together.
+POSTGRES_SAVE = sa.text("""
+WITH session_start AS (
+    SELECT max(timestamp) AS at FROM events
+    WHERE sender_id = :sender_id AND type_name = :session_started
+), stored AS (
+    SELECT count(*) AS rows FROM events
+    WHERE sender_id = :sender_id
+      AND ((SELECT at FROM session_start) IS NULL OR timestamp >= (SELECT at FROM session_start))
+), inserted AS (
+    INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data)
+    SELECT :sender_id, e.type_name, e.timestamp, e.intent_name, e.action_name, e.data
+    FROM unnest(CAST(:type_names AS text[]), CAST(:timestamps AS float8[]),
+                CAST(:intent_names AS text[]), CAST(:action_names AS text[]),
+                CAST(:data AS text[]))
+         WITH ORDINALITY AS e(type_name, timestamp, intent_name, action_name, data, position)
+    WHERE (SELECT rows FROM stored) = :assumed
+    ORDER BY e.position
+    RETURNING id
+), listed AS (
+    INSERT INTO pending_redaction (sender_id, last_event_at) VALUES (:sender_id, :last_event_at)
+    ON CONFLICT (sender_id) DO UPDATE SET last_event_at = EXCLUDED.last_event_at
+)
+SELECT (SELECT rows FROM stored), (SELECT count(*) FROM inserted)
+""")
+# Conversations whose stored row count is remembered between retrieve() and save(); more are
+# forgotten (their next save() counts, as SQLTrackerStore does).
+MAX_REMEMBERED = 10_000
 
 # Kept from a user message's parse data: what was understood, not what was said.
 PARSE_DATA_KEYS = ("intent", "intent_ranking", "response_selector", "message_id")
@@ -153,6 +190,19 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         self.retention_seconds = _float(retention_minutes, "retention_minutes") * 60
         super().__init__(domain=domain, **kwargs)
         self._build_statements()
+        self._postgres = self.engine.dialect.name == "postgresql"
+        if self._postgres:
+            # Connections for single statements, which need no transaction around them: no
+            # BEGIN and COMMIT round trips. A pool of their own, so that the isolation level
+            # is set once per connection, not at every checkout.
+            self._autocommit = sa.create_engine(
+                self.engine.url,
+                isolation_level="AUTOCOMMIT",
+                hide_parameters=True,
+                **create_engine_kwargs(self.engine.url),
+            )
+        # sender_id -> rows of its latest session read by the last retrieve().
+        self._stored_rows: dict[str, int] = {}
         # Database errors are logged (FailSafeTrackerStore); without this their text would
         # include the statement's parameters, which hold the user's message.
         self.engine.hide_parameters = True
@@ -197,39 +247,79 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             .values(last_event_at=sa.bindparam("p_at"))
         )
 
+    @staticmethod
+    def _rows(tracker: DialogueStateTracker, stored: int) -> list[dict[str, Any]]:
+        """The rows of the events after the first `stored`, as SQLTrackerStore writes them."""
+        rows = []
+        for event in itertools.islice(tracker.events, stored, None):
+            data = event.as_dict()
+            rows.append({
+                "sender_id": tracker.sender_id,
+                "type_name": event.type_name,
+                "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+                "action_name": data.get("name"),
+                "data": json.dumps(data),
+            })
+        return rows
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
         # The latest event's time: redact_idle() redacts the rows up to it.
         last = max((event.timestamp for event in tracker.events), default=time.time())
+        assumed = self._stored_rows.pop(tracker.sender_id, None)
+        if not (self._postgres and assumed is not None and self._save_once(tracker, assumed, last)):
+            self._save_counted(tracker, last)
+        self._start_timer()
+        self._maybe_run()
+
+    def _save_once(self, tracker: DialogueStateTracker, assumed: int, last: float) -> bool:
+        """PostgreSQL, when retrieve() read this conversation: inserts the events after the
+        rows it read, in one statement that checks the rows are still those. False (nothing
+        inserted) when the stored count differs; save() then counts first, as Rasa does."""
+        rows = self._rows(tracker, assumed)
+        with self._autocommit.connect() as connection:
+            stored, _ = connection.execute(POSTGRES_SAVE, {
+                "sender_id": tracker.sender_id,
+                "session_started": SessionStarted.type_name,
+                "assumed": assumed,
+                "type_names": [row["type_name"] for row in rows],
+                "timestamps": [row["timestamp"] for row in rows],
+                "intent_names": [row["intent_name"] for row in rows],
+                "action_names": [row["action_name"] for row in rows],
+                "data": [row["data"] for row in rows],
+                "last_event_at": last,
+            }).one()
+        return bool(stored == assumed)
+
+    def _save_counted(self, tracker: DialogueStateTracker, last: float) -> None:
+        """SQLTrackerStore's save: count the latest session's rows, insert the events after
+        them, and (in the same transaction) list the conversation for redaction."""
         with self.session_scope() as session:
             stored = session.execute(
                 self._count_latest, {"sender_id": tracker.sender_id}
             ).scalar_one()
-            rows = []
-            for event in itertools.islice(tracker.events, stored, None):
-                data = event.as_dict()
-                rows.append({
-                    "sender_id": tracker.sender_id,
-                    "type_name": event.type_name,
-                    "timestamp": data.get("timestamp"),
-                    "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
-                    "action_name": data.get("name"),
-                    "data": json.dumps(data),
-                })
+            rows = self._rows(tracker, stored)
             if rows:
                 session.execute(self._insert, rows)
             # In the same transaction: stored text is always listed for redaction.
             self._list_pending(session, tracker.sender_id, last)
             session.commit()
-        self._start_timer()
-        self._maybe_run()
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:
         statement = self._read_all if fetch_events_from_all_sessions else self._read_latest
-        with self.session_scope() as session:
-            rows = session.execute(statement, {"sender_id": sender_id}).all()
+        if self._postgres:
+            with self._autocommit.connect() as connection:
+                rows = connection.execute(statement, {"sender_id": sender_id}).all()
+        else:
+            with self.session_scope() as session:
+                rows = session.execute(statement, {"sender_id": sender_id}).all()
+        if not fetch_events_from_all_sessions:
+            if len(self._stored_rows) >= MAX_REMEMBERED:
+                self._stored_rows.clear()
+            self._stored_rows[sender_id] = len(rows)
         if not self.domain or not rows:
             return None
         return DialogueStateTracker.from_dict(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -217,11 +218,18 @@ def test_no_response_quotes_what_the_user_typed() -> None:
             assert "{" not in str(variation.get("text", "")), name
 
 
-async def test_conversations_are_stored_and_read_as_rasas_sql_store_does(tmp_path: Path) -> None:
+StoreOpener = Callable[[type[SQLTrackerStore], str], SQLTrackerStore]
+
+
+async def same_as_rasas_store(
+    open_store: StoreOpener, rows: Callable[[str], list[tuple[Any, ...]]]
+) -> None:
     """The store writes and reads with its own SQL (for speed): the rows and the trackers must
-    be what Rasa's SQLTrackerStore writes and reads, across turns and a new session."""
-    ours, theirs = _store(tmp_path / "ours.db"), SQLTrackerStore(
-        domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    be what Rasa's SQLTrackerStore writes and reads, across turns and a new session.
+    open_store(class, database) opens a store on the database "ours" or "rasa"; rows(database)
+    gives (type_name, intent_name, action_name, data) of sender "both" in id order."""
+    ours = open_store(RedactingSQLTrackerStore, "ours")
+    theirs = open_store(SQLTrackerStore, "rasa")
     start = time.time()
     first = _conversation("both", start)
     for store in (ours, theirs):
@@ -243,21 +251,37 @@ async def test_conversations_are_stored_and_read_as_rasas_sql_store_does(tmp_pat
                       ActionExecuted("action_listen", timestamp=start + 3600)):
             tracker.update(event)
         await store.save(tracker)
+    # A turn in the new session, then a save with nothing new.
+    for store in (ours, theirs):
+        tracker = await store.retrieve("both")
+        assert tracker is not None
+        tracker.update(UserUttered("a third one", {"name": "inform_nation"},
+                                   timestamp=start + 3601))
+        await store.save(tracker)
+        await store.save(tracker)
 
-    def columns(db: Path) -> list[tuple[Any, ...]]:
-        return [(t, i, a, json.loads(d)) for t, i, a, d in _rows(db, "both")]
+    def columns(database: str) -> list[tuple[Any, ...]]:
+        return [(t, i, a, json.loads(d)) for t, i, a, d in rows(database)]
 
-    assert columns(tmp_path / "ours.db") == columns(tmp_path / "rasa.db")
-    assert len(columns(tmp_path / "ours.db")) == len(first.events) + 2 + 3
+    assert columns("ours") == columns("rasa")
+    assert len(columns("ours")) == len(first.events) + 2 + 3 + 1
     expected = await theirs.retrieve("both")
     assert expected is not None
-    assert len(expected.events) == 3  # only the new session
-    for reader in (ours, theirs):  # each reads what the other wrote
-        for writer_db in (tmp_path / "ours.db", tmp_path / "rasa.db"):
-            reader_on_db = type(reader)(domain=DOMAIN, dialect="sqlite", db=str(writer_db))
+    assert len(expected.events) == 4  # only the new session
+    for reader in (RedactingSQLTrackerStore, SQLTrackerStore):  # each reads the other's rows
+        for database in ("ours", "rasa"):
+            reader_on_db = open_store(reader, database)
             latest = await reader_on_db.retrieve("both")
             full = await reader_on_db.retrieve_full_tracker("both")
             assert latest is not None and full is not None
             assert [e.as_dict() for e in latest.events] == [e.as_dict() for e in expected.events]
-            assert len(full.events) == len(first.events) + 2 + 3
+            assert len(full.events) == len(first.events) + 2 + 3 + 1
     assert await ours.retrieve("nobody") is None
+
+
+async def test_conversations_are_stored_and_read_as_rasas_sql_store_does(tmp_path: Path) -> None:
+    def open_store(cls: type[SQLTrackerStore], database: str) -> SQLTrackerStore:
+        return cls(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / f"{database}.db"))
+
+    await same_as_rasas_store(open_store, lambda database: _rows(tmp_path / f"{database}.db",
+                                                                   "both"))
