@@ -42,7 +42,9 @@ def test_rasa_reads_the_production_stores_from_the_environment(
                               "username": "triage", "password": "s3cret",
                               "retention_minutes": "30"}
     lock = read_endpoint_config(str(PRODUCTION), "lock_store")
-    assert lock is not None and lock.type == "redis" and lock.url == "redis.internal"
+    assert lock is not None and lock.type == "addons.lock_store.AtomicRedisLockStore"
+    assert lock.url == "redis.internal"
+    assert lock.kwargs == {"port": "6379", "db": "1", "password": ""}
     action = read_endpoint_config(str(PRODUCTION), "action_endpoint")
     assert action is not None and action.url == "http://127.0.0.1:5055/webhook"
 
