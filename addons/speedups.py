@@ -42,7 +42,7 @@ from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ACTION_NAME, ACTION_TEXT, INTENT
 from rasa.shared.utils.common import all_subclasses
@@ -200,6 +200,73 @@ def _copy_states(states: list[State]) -> list[State]:
     return [{part: dict(values) for part, values in state.items()} for state in states]
 
 
+class _Replay:
+    """Rasa's Domain.states_for_tracker_history, able to go on from where it stopped.
+
+    Rasa replays the conversation's applied events on a fresh tracker and takes a state before
+    every action and one at the end. Within one message the policies ask again after every
+    action, for a conversation that has only grown: the replay keeps its tracker, its states
+    and its loop variables after the events it has seen, and replays only the new ones, as
+    long as the applied events it saw are still the first applied events (a rewind, a restart
+    or a new session start it again from the beginning)."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        tracker: DialogueStateTracker,
+        omit_unset_slots: bool,
+        ignore_rule_only_turns: bool,
+        rule_only_data: dict[str, Any] | None,
+    ) -> None:
+        self.domain = domain
+        self.options = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        self.applied: list[Event] = []
+        self.tracker = tracker.init_copy()
+        self.states: list[State] = []
+        self.last_ml_action_sub_state: Any = None
+        self.turn_was_hidden = False
+
+    def _step(self, hide_rule_turn: bool, states: list[State]) -> None:
+        """One pass of Rasa's loop body, for self.tracker as it is now."""
+        domain, tr = self.domain, self.tracker
+        omit_unset_slots, ignore_rule_only_turns, rule_only_data = self.options
+        if ignore_rule_only_turns:
+            if not self.turn_was_hidden:
+                self.last_ml_action_sub_state = domain._get_prev_action_sub_state(tr)
+            if not tr.followup_action and tr.latest_action_name != tr.active_loop_name:
+                self.turn_was_hidden = hide_rule_turn
+            if self.turn_was_hidden:
+                return
+        state = domain.get_active_state(tr, omit_unset_slots=omit_unset_slots)
+        if ignore_rule_only_turns:
+            domain._remove_rule_only_features(state, rule_only_data)
+            if states:
+                domain._substitute_rule_only_user_input(state, states[-1])
+            if self.last_ml_action_sub_state:
+                state[PREVIOUS_ACTION] = self.last_ml_action_sub_state
+        states.append(domain._clean_state(state))
+
+    def resumes(self, applied: list[Event]) -> bool:
+        seen = self.applied
+        if len(seen) > len(applied):
+            return False
+        return all(a is b for a, b in zip(seen, applied, strict=False))
+
+    def states_for(self, applied: list[Event]) -> list[State]:
+        """The states for a conversation whose applied events start with those seen so far."""
+        for event in applied[len(self.applied):]:
+            if isinstance(event, ActionExecuted):
+                self._step(event.hide_rule_turn, self.states)
+            self.tracker.update(event)
+        self.applied = list(applied)
+        # The state at the end is not kept: the next event may come before it.
+        kept = (self.last_ml_action_sub_state, self.turn_was_hidden)
+        states = list(self.states)
+        self._step(False, states)
+        self.last_ml_action_sub_state, self.turn_was_hidden = kept
+        return states
+
+
 def _cached_states_for_tracker_history(
     domain: Domain,
     tracker: DialogueStateTracker,
@@ -207,31 +274,34 @@ def _cached_states_for_tracker_history(
     ignore_rule_only_turns: bool = False,
     rule_only_data: dict[str, Any] | None = None,
 ) -> list[State]:
-    def compute() -> list[State]:
+    # Training uses tracker subclasses with their own caches: left to Rasa.
+    if type(tracker) is not DialogueStateTracker:
         states: list[State] = ORIGINAL_STATES_FOR_TRACKER_HISTORY(
             domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data
         )
         return states
-
-    # Training uses tracker subclasses with their own caches: left to Rasa.
-    if type(tracker) is not DialogueStateTracker:
-        return compute()
     events = tracker.events
     # Events are only ever added to a tracker: the same count and the same last event object
     # mean the same conversation.
-    version = (len(events), id(events[-1]) if events else 0, id(domain))
+    version = (len(events), id(events[-1]) if events else 0)
     options = (
+        id(domain),
         omit_unset_slots,
         ignore_rule_only_turns,
         json.dumps(rule_only_data, sort_keys=True) if rule_only_data is not None else None,
     )
-    cache: dict[Any, Any] = tracker.__dict__.setdefault(_STATES, {"version": None})
-    if cache["version"] != version:
-        cache.clear()
-        cache["version"] = version
-    if options not in cache:
-        cache[options] = compute()
-    return _copy_states(cache[options])
+    cache: dict[Any, Any] = tracker.__dict__.setdefault(_STATES, {})
+    found = cache.get(options)
+    if found is None or found[0] != version:
+        replay: _Replay | None = found[1] if found is not None else None
+        applied = tracker.applied_events()
+        if replay is None or replay.domain is not domain or not replay.resumes(applied):
+            replay = _Replay(
+                domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data
+            )
+        found = (version, replay, replay.states_for(applied))
+        cache[options] = found
+    return _copy_states(found[2])
 
 
 # --- Event classes -----------------------------------------------------------------------

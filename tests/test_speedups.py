@@ -26,11 +26,14 @@ from rasa.shared.core.constants import SHOULD_NOT_BE_SET
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
+    ActionReverted,
     ActiveLoop,
     BotUttered,
     Event,
     Restarted,
+    SessionStarted,
     SlotSet,
+    UserUtteranceReverted,
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -253,21 +256,66 @@ def test_dialogue_states_are_the_same_as_rasas_after_every_event() -> None:
         Restarted(),
         ActionExecuted("action_listen"),
     ]
-    rule_only = {"rule_only_slots": ["resource_shown"], "rule_only_loops": ["triage_form"]}
-    options: list[dict[str, Any]] = [
-        {},
-        {"ignore_rule_only_turns": True, "rule_only_data": rule_only},
-        {"omit_unset_slots": True, "rule_only_data": rule_only},
-    ]
     for event in conversation:
         tracker.update(event)
-        for kwargs in options:
-            expected = speedups.ORIGINAL_STATES_FOR_TRACKER_HISTORY(domain, tracker, **kwargs)
-            first = speedups._cached_states_for_tracker_history(domain, tracker, **kwargs)
-            assert first == expected
-            # A caller changing what it got must not change what the next caller gets.
-            for state in first:
-                state.get("user", {}).pop("intent", None)
-                state.get("slots", {}).clear()
-            again = speedups._cached_states_for_tracker_history(domain, tracker, **kwargs)
-            assert again == expected
+        for kwargs in STATE_OPTIONS:
+            assert_same_states(domain, tracker, kwargs)
+
+
+RULE_ONLY = {"rule_only_slots": ["resource_shown"], "rule_only_loops": ["triage_form"]}
+STATE_OPTIONS: list[dict[str, Any]] = [
+    {},
+    {"ignore_rule_only_turns": True, "rule_only_data": RULE_ONLY},
+    {"omit_unset_slots": True, "rule_only_data": RULE_ONLY},
+]
+
+
+def assert_same_states(domain: Domain, tracker: DialogueStateTracker, kwargs: Any) -> None:
+    expected = speedups.ORIGINAL_STATES_FOR_TRACKER_HISTORY(domain, tracker, **kwargs)
+    got = speedups._cached_states_for_tracker_history(domain, tracker, **kwargs)
+    assert got == expected, [type(e).__name__ for e in tracker.events]
+    # A caller changing what it got must not change what the next caller gets.
+    for state in got:
+        state.get("user", {}).pop("intent", None)
+        state.get("slots", {}).clear()
+    again = speedups._cached_states_for_tracker_history(domain, tracker, **kwargs)
+    assert again == expected
+
+
+def random_event(rng: random.Random) -> Event:
+    """Events of every kind the replay treats apart: actions (some hidden rule turns, the
+    form's own), the form starting and stopping, user turns, slots, and the events that make
+    Rasa drop or rewind applied events (restarts, session starts, reverts)."""
+    intents = ["greet", "who_other", "emergency", "affirm", "deny", "ask_nrm"]
+    kinds: list[Any] = [
+        lambda: ActionExecuted("action_listen"),
+        lambda: ActionExecuted(rng.choice(["utter_greet", "utter_ask_danger", "utter_999"]),
+                               hide_rule_turn=rng.random() < 0.3),
+        lambda: ActionExecuted("triage_form"),
+        lambda: ActiveLoop(rng.choice(["triage_form", None])),
+        lambda: UserUttered("x", {"name": rng.choice(intents), "confidence": 0.9}),
+        lambda: SlotSet(rng.choice(["who", "danger", "resource_shown", "requested_slot"]),
+                        rng.choice(["other", "yes", "no", None, 1.0])),
+        lambda: BotUttered("text"),
+        lambda: rng.choice([Restarted(), SessionStarted(), UserUtteranceReverted(),
+                            ActionReverted()]),
+    ]
+    weights = [6, 6, 4, 2, 6, 4, 3, 1]
+    event: Event = rng.choices(kinds, weights)[0]()
+    return event
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dialogue_states_resume_as_rasas_replay_on_random_conversations(seed: int) -> None:
+    """Like the test above, on random conversations of every kind of event, asked by each
+    option set after every event (and sometimes not, so the replay skips events)."""
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    rng = random.Random(seed)
+    tracker = DialogueStateTracker.from_events("random-states", [], slots=domain.slots)
+    for _ in range(120):
+        tracker.update(random_event(rng))
+        for kwargs in STATE_OPTIONS:
+            if rng.random() < 0.7:
+                assert_same_states(domain, tracker, kwargs)
+    for kwargs in STATE_OPTIONS:
+        assert_same_states(domain, tracker, kwargs)
