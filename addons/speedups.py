@@ -1,4 +1,4 @@
-"""Faster versions of five Rasa 3.6 internals, each giving the same results as Rasa's own.
+"""Faster versions of Rasa 3.6 internals, each giving the same results as Rasa's own.
 
 Found with a profiler under load (docs/benchmark.md, "Where the time goes"); rasa is pinned to
 3.6.21, and tests/test_speedups.py checks each one against the code it replaces.
@@ -17,8 +17,16 @@ Found with a profiler under load (docs/benchmark.md, "Where the time goes"); ras
 - For each prediction, RulePolicy (twice) and MemoizationPolicy each replayed the whole
   conversation to turn it into dialogue states (15% of the CPU). A conversation that has not
   changed since the last time now gives a copy of the states computed then.
+  Within one message, the replay goes on from the events it has already replayed.
 - Reading a conversation from the tracker store looked up each event's class by walking every
   subclass of Event, once per event (5% of the CPU). The classes are now found in a table.
+- Before every action the processor copied the conversation by replaying all its events on a
+  new tracker (3%). The copy is now made from the tracker's state directly.
+- The processor, RulePolicy and MemoizationPolicy deep-copied states and events for every
+  debug log line, also with debug logging off (4%). Without debug logging the copies, which
+  nothing else uses, are no longer made.
+- Each message asked whether the domain is empty by serialising it and a new empty domain
+  (2%). The answer is now kept with the domain, which does not change.
 
 `install()` runs when the `addons` package is imported, which the Rasa server does before it
 loads the model (the channel in credentials.yml) and `rasa train`/`rasa test` do while loading
@@ -27,13 +35,17 @@ the pipeline (config.yml). Set TRIAGE_RASA_SPEEDUPS=0 to run Rasa's own code (fo
 
 from __future__ import annotations
 
+import copy
 import graphlib
 import json
 import os
 from collections.abc import Iterable
 from typing import Any
 
+import rasa.core.policies.memoization
+import rasa.core.policies.rule_policy
 import rasa.core.processor
+import structlog
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
@@ -54,6 +66,8 @@ ORIGINAL_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys
 ORIGINAL_VALIDATE_ACTION_RESULT = RemoteAction._validate_action_result
 ORIGINAL_RESOLVE_BY_TYPE = Event.resolve_by_type
 ORIGINAL_STATES_FOR_TRACKER_HISTORY = Domain.states_for_tracker_history
+ORIGINAL_COPY = DialogueStateTracker.copy
+ORIGINAL_IS_EMPTY = Domain.is_empty
 
 # --- RulePolicy ---------------------------------------------------------------------------
 
@@ -327,8 +341,77 @@ def _fill_event_classes() -> None:
         _event_classes.setdefault(cls.type_name, cls)
 
 
+# --- Copies of a conversation -------------------------------------------------------------
+
+
+def _copy_tracker(self: DialogueStateTracker) -> DialogueStateTracker:
+    """What Rasa's copy() (a replay of every event on init_copy()) ends with: the same events,
+    slots and state, none of it shared with this tracker except the events themselves."""
+    # A capped history replays to something else than the tracker's state: Rasa's way.
+    if type(self) is not DialogueStateTracker or self._max_event_history is not None:
+        return ORIGINAL_COPY(self)
+    tracker = self.init_copy()
+    for name, value in self.__dict__.items():
+        if name == "events":
+            tracker.events = type(value)(value)
+        elif name == "slots":
+            tracker.slots = {slot_name: copy.copy(slot) for slot_name, slot in value.items()}
+        elif name == "latest_action":
+            tracker.latest_action = dict(value) if value is not None else None
+        elif name == "active_loop":
+            tracker.active_loop = copy.copy(value)
+        elif name != _STATES:
+            tracker.__dict__[name] = value
+    return tracker
+
+
+# --- Copies made only for debug logs -------------------------------------------------------
+
+
+def _debug_logs_off() -> bool:
+    """Whether structlog drops debug() calls (Rasa configures a filtering logger)."""
+    wrapper = structlog.get_config().get("wrapper_class")
+    nop = getattr(getattr(structlog, "_native", None), "_nop", None)
+    return nop is not None and getattr(wrapper, "debug", None) is nop
+
+
+class _CopyForDebugLogs:
+    """The `copy` module, as seen by Rasa modules whose deepcopy() calls only make values for
+    structlog's debug(): without debug logging the value itself is passed (and dropped)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if _debug_logs_off():
+            return value
+        return copy.deepcopy(value, memo)
+
+
+# Rasa 3.6 modules in which every copy.deepcopy() is an argument of structlogger.debug().
+COPIES_ONLY_FOR_DEBUG_LOGS = (
+    rasa.core.processor,
+    rasa.core.policies.memoization,
+    rasa.core.policies.rule_policy,
+)
+
+
+# --- The domain ----------------------------------------------------------------------------
+
+_EMPTY = "_triage_is_empty"
+
+
+def _is_empty_once(self: Domain) -> bool:
+    found = self.__dict__.get(_EMPTY)
+    if found is None:
+        found = ORIGINAL_IS_EMPTY(self)
+        self.__dict__[_EMPTY] = found
+    return bool(found)
+
+
 def install() -> None:
-    """Puts the five in place of Rasa's code (TRIAGE_RASA_SPEEDUPS=0 skips them)."""
+    """Puts them in place of Rasa's code (TRIAGE_RASA_SPEEDUPS=0 skips them)."""
     if os.environ.get("TRIAGE_RASA_SPEEDUPS", "1") == "0":
         return
     RulePolicy._get_possible_keys = _indexed_possible_keys
@@ -338,3 +421,7 @@ def install() -> None:
     Domain.states_for_tracker_history = _cached_states_for_tracker_history
     _fill_event_classes()
     Event.resolve_by_type = staticmethod(_resolve_event_type)
+    DialogueStateTracker.copy = _copy_tracker
+    for module in COPIES_ONLY_FOR_DEBUG_LOGS:
+        module.copy = _CopyForDebugLogs()
+    Domain.is_empty = _is_empty_once

@@ -267,11 +267,24 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         # The latest event's time: redact_idle() redacts the rows up to it.
         last = max((event.timestamp for event in tracker.events), default=time.time())
-        assumed = self._stored_rows.pop(tracker.sender_id, None)
-        if not (self._postgres and assumed is not None and self._save_once(tracker, assumed, last)):
-            self._save_counted(tracker, last)
+        sender_id = tracker.sender_id
+        assumed = self._stored_rows.pop(sender_id, None)
+        if self._postgres and assumed is not None and self._save_once(tracker, assumed, last):
+            stored = assumed
+        else:
+            stored = self._save_counted(tracker, last)
+        # A new conversation is saved twice in its first turn (Rasa creates it, then adds the
+        # turn): the second save can assume these rows, unless a session started.
+        new = list(itertools.islice(tracker.events, stored, None))
+        if not any(isinstance(event, SessionStarted) for event in new):
+            self._remember(sender_id, stored + len(new))
         self._start_timer()
         self._maybe_run()
+
+    def _remember(self, sender_id: str, rows: int) -> None:
+        if len(self._stored_rows) >= MAX_REMEMBERED:
+            self._stored_rows.clear()
+        self._stored_rows[sender_id] = rows
 
     def _save_once(self, tracker: DialogueStateTracker, assumed: int, last: float) -> bool:
         """PostgreSQL, when retrieve() read this conversation: inserts the events after the
@@ -292,9 +305,10 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             }).one()
         return bool(stored == assumed)
 
-    def _save_counted(self, tracker: DialogueStateTracker, last: float) -> None:
+    def _save_counted(self, tracker: DialogueStateTracker, last: float) -> int:
         """SQLTrackerStore's save: count the latest session's rows, insert the events after
-        them, and (in the same transaction) list the conversation for redaction."""
+        them, and (in the same transaction) list the conversation for redaction. Returns the
+        count."""
         with self.session_scope() as session:
             stored = session.execute(
                 self._count_latest, {"sender_id": tracker.sender_id}
@@ -305,6 +319,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             # In the same transaction: stored text is always listed for redaction.
             self._list_pending(session, tracker.sender_id, last)
             session.commit()
+        return int(stored)
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
@@ -317,9 +332,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             with self.session_scope() as session:
                 rows = session.execute(statement, {"sender_id": sender_id}).all()
         if not fetch_events_from_all_sessions:
-            if len(self._stored_rows) >= MAX_REMEMBERED:
-                self._stored_rows.clear()
-            self._stored_rows[sender_id] = len(rows)
+            self._remember(sender_id, len(rows))
         if not self.domain or not rows:
             return None
         return DialogueStateTracker.from_dict(

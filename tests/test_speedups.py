@@ -8,12 +8,14 @@ reach. tests/e2e/test_speedups_model.py does the same for the graph runner on th
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rasa.core.processor
+import structlog
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.rule_policy import RulePolicy
@@ -26,17 +28,20 @@ from rasa.shared.core.constants import SHOULD_NOT_BE_SET
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
+    ActionExecutionRejected,
     ActionReverted,
     ActiveLoop,
     BotUttered,
     Event,
+    FollowupAction,
+    LoopInterrupted,
     Restarted,
     SessionStarted,
     SlotSet,
     UserUtteranceReverted,
     UserUttered,
 )
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.utils.common import all_subclasses
 
 from addons import speedups
@@ -204,6 +209,10 @@ def test_importing_the_addons_puts_the_speedups_in_place() -> None:
     assert rasa.core.processor.DaskGraphRunner is speedups.SequentialGraphRunner
     assert Event.resolve_by_type is speedups._resolve_event_type
     assert Domain.states_for_tracker_history is speedups._cached_states_for_tracker_history
+    assert DialogueStateTracker.copy is speedups._copy_tracker
+    assert Domain.is_empty is speedups._is_empty_once
+    for module in speedups.COPIES_ONLY_FOR_DEBUG_LOGS:
+        assert isinstance(module.copy, speedups._CopyForDebugLogs)
 
 
 # --- Event classes: the table against Rasa's search -----------------------------------------
@@ -299,8 +308,11 @@ def random_event(rng: random.Random) -> Event:
         lambda: BotUttered("text"),
         lambda: rng.choice([Restarted(), SessionStarted(), UserUtteranceReverted(),
                             ActionReverted()]),
+        # The active loop changed in place: rejected, interrupted.
+        lambda: rng.choice([ActionExecutionRejected("triage_form"), LoopInterrupted(True),
+                            LoopInterrupted(False), FollowupAction("utter_greet")]),
     ]
-    weights = [6, 6, 4, 2, 6, 4, 3, 1]
+    weights = [6, 6, 4, 2, 6, 4, 3, 1, 2]
     event: Event = rng.choices(kinds, weights)[0]()
     return event
 
@@ -319,3 +331,80 @@ def test_dialogue_states_resume_as_rasas_replay_on_random_conversations(seed: in
                 assert_same_states(domain, tracker, kwargs)
     for kwargs in STATE_OPTIONS:
         assert_same_states(domain, tracker, kwargs)
+
+
+# --- Copies of a conversation: against Rasa's replay ------------------------------------------
+
+
+def comparable_tracker(tracker: DialogueStateTracker) -> Any:
+    slots = {name: (slot.value, slot.has_been_set) for name, slot in tracker.slots.items()}
+    return (tracker.current_state(EventVerbosity.ALL), slots, tracker.active_loop,
+            tracker.latest_action, tracker.followup_action, tracker.is_paused())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_copied_conversation_is_what_rasas_replay_gives(seed: int) -> None:
+    """After every event of a random conversation: the copy equals Rasa's copy, and the same
+    new events on both copies give equal trackers and leave the original as it was."""
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    rng = random.Random(seed)
+    tracker = DialogueStateTracker.from_events("copies", [], slots=domain.slots)
+    for _ in range(80):
+        tracker.update(random_event(rng))
+        before = comparable_tracker(tracker)
+        ours, theirs = speedups._copy_tracker(tracker), speedups.ORIGINAL_COPY(tracker)
+        assert comparable_tracker(ours) == comparable_tracker(theirs)
+        more = [random_event(rng) for _ in range(3)]
+        for event in more:
+            ours.update(event)
+            theirs.update(event)
+        assert comparable_tracker(ours) == comparable_tracker(theirs)
+        assert comparable_tracker(tracker) == before
+        assert len(tracker.events) + 3 == len(ours.events)
+
+
+def test_a_tracker_with_a_capped_history_is_copied_by_rasas_replay() -> None:
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = DialogueStateTracker.from_events(
+        "capped", [SlotSet("who", "other"), ActionExecuted("action_listen"),
+                   ActionExecuted("utter_greet")], slots=domain.slots, max_event_history=2)
+    # The slot event has fallen off the history: Rasa's copy forgets the slot.
+    assert speedups._copy_tracker(tracker).get_slot("who") is None
+    assert tracker.get_slot("who") == "other"
+
+
+# --- Copies only for debug logs ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_values_for_debug_logs_are_copied_only_when_debug_logs_are_on(level: int) -> None:
+    saved = structlog.get_config()
+    try:
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
+        value = [{"slot": ["a"]}]
+        got = rasa.core.processor.copy.deepcopy(value)
+        assert got == value
+        assert (got is value) == (level > logging.DEBUG)
+    finally:
+        structlog.configure(**saved)
+
+
+def test_rasa_modules_deep_copy_only_for_debug_logs() -> None:
+    """Every copy.deepcopy() in the modules given the debug-log copy is an argument of a
+    structlogger.debug() call (checked in the pinned Rasa's source)."""
+    for module in speedups.COPIES_ONLY_FOR_DEBUG_LOGS:
+        source = Path(str(module.__file__)).read_text(encoding="utf-8").splitlines()
+        uses = [n for n, line in enumerate(source) if "copy." in line and "import" not in line]
+        assert uses, module.__name__
+        for n in uses:
+            assert "copy.deepcopy(" in source[n], (module.__name__, source[n])
+            call = "\n".join(source[max(0, n - 6):n + 1])
+            assert "structlogger.debug(" in call, (module.__name__, n + 1)
+
+
+def test_the_domain_answers_whether_it_is_empty_as_rasa_does() -> None:
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    assert speedups._is_empty_once(domain) is speedups.ORIGINAL_IS_EMPTY(domain) is False
+    assert speedups._is_empty_once(domain) is False  # kept
+    empty = Domain.empty()
+    assert speedups._is_empty_once(empty) is speedups.ORIGINAL_IS_EMPTY(empty) is True

@@ -67,7 +67,15 @@ async def test_a_turn_is_one_read_and_one_write(
     databases: dict[str, dict[str, str]], statements: list[str]
 ) -> None:
     store = open_store(databases, RedactingSQLTrackerStore, "ours")
-    await store.save(_conversation("turns", time.time()))
+    # A new conversation's first turn, as Rasa's processor does it: nothing to read, save the
+    # new conversation, then save it with the turn.
+    statements.clear()
+    assert await store.retrieve("turns") is None
+    created = await store.create_tracker("turns")
+    for event in _conversation("turns", time.time()).events:
+        created.update(event)
+    await store.save(created)
+    assert [s.split()[0] for s in statements] == ["SELECT", "WITH", "WITH"], statements
     for turn in range(3):
         statements.clear()
         tracker = await store.retrieve("turns")
