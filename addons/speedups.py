@@ -281,6 +281,21 @@ class _Replay:
         return states
 
 
+_APPLIED = "applied events"  # the cache's entry for the applied events, by version
+
+
+def _data_key(data: dict[str, Any] | None) -> Any:
+    """A key for rule-only data (lists of slot and loop names; a new dict at every call)."""
+    if data is None:
+        return None
+    try:
+        key = tuple(sorted((name, tuple(value)) for name, value in data.items()))
+        hash(key)
+    except TypeError:
+        return json.dumps(data, sort_keys=True)
+    return key
+
+
 def _cached_states_for_tracker_history(
     domain: Domain,
     tracker: DialogueStateTracker,
@@ -298,17 +313,18 @@ def _cached_states_for_tracker_history(
     # Events are only ever added to a tracker: the same count and the same last event object
     # mean the same conversation.
     version = (len(events), id(events[-1]) if events else 0)
-    options = (
-        id(domain),
-        omit_unset_slots,
-        ignore_rule_only_turns,
-        json.dumps(rule_only_data, sort_keys=True) if rule_only_data is not None else None,
-    )
+    options = (id(domain), omit_unset_slots, ignore_rule_only_turns, _data_key(rule_only_data))
     cache: dict[Any, Any] = tracker.__dict__.setdefault(_STATES, {})
     found = cache.get(options)
     if found is None or found[0] != version:
         replay: _Replay | None = found[1] if found is not None else None
-        applied = tracker.applied_events()
+        # The same for every option set (RulePolicy and MemoizationPolicy ask with different
+        # ones); Rasa works it out for each.
+        applied_for = cache.get(_APPLIED)
+        if applied_for is None or applied_for[0] != version:
+            applied_for = (version, tracker.applied_events())
+            cache[_APPLIED] = applied_for
+        applied: list[Event] = applied_for[1]
         if replay is None or replay.domain is not domain or not replay.resumes(applied):
             replay = _Replay(
                 domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data
@@ -350,7 +366,8 @@ def _copy_tracker(self: DialogueStateTracker) -> DialogueStateTracker:
     # A capped history replays to something else than the tracker's state: Rasa's way.
     if type(self) is not DialogueStateTracker or self._max_event_history is not None:
         return ORIGINAL_COPY(self)
-    tracker = self.init_copy()
+    # Every attribute is set below, from this tracker's: no need for __init__'s.
+    tracker: DialogueStateTracker = DialogueStateTracker.__new__(DialogueStateTracker)
     for name, value in self.__dict__.items():
         if name == "events":
             tracker.events = type(value)(value)

@@ -1,5 +1,5 @@
-"""The production tracker store on real PostgreSQL, where it saves a turn in one statement
-(addons/tracker_store.py, POSTGRES_SAVE): the same rows and trackers as Rasa's
+"""The production tracker store on real PostgreSQL, where a turn is two prepared statements
+(addons/tracker_store.py, PREPARE_READ and PREPARE_SAVE): the same rows and trackers as Rasa's
 SQLTrackerStore, also when its assumption about the stored rows is out of date."""
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ async def test_a_turn_is_one_read_and_one_write(
     for event in _conversation("turns", time.time()).events:
         created.update(event)
     await store.save(created)
-    assert [s.split()[0] for s in statements] == ["SELECT", "WITH", "WITH"], statements
+    assert [" ".join(s.split()[:2]) for s in statements] == [
+        "EXECUTE triage_read_latest", "EXECUTE triage_save", "EXECUTE triage_save"], statements
     for turn in range(3):
         statements.clear()
         tracker = await store.retrieve("turns")
@@ -84,8 +85,8 @@ async def test_a_turn_is_one_read_and_one_write(
         tracker.update(ActionExecuted("action_listen"))
         await store.save(tracker)
         assert len(statements) == 2, statements
-        assert statements[0].startswith("SELECT events.data")
-        assert statements[1].startswith("WITH session_start")
+        assert statements[0].startswith("EXECUTE triage_read_latest")
+        assert statements[1].startswith("EXECUTE triage_save")
     stored = await store.retrieve("turns")
     assert stored is not None
     assert [e.text for e in stored.events if isinstance(e, UserUttered)][-3:] == [
