@@ -173,8 +173,18 @@ def numpy_intents(classifier: DIETClassifier) -> NumpyIntents | None:
     if model is None or model.all_labels_embed is None:
         return None  # not trained or loaded yet: Rasa's prediction says what to do
     fast = NumpyIntents.from_model(model, classifier.component_config)
+    if fast is not None:
+        _one_blas_thread()
     setattr(classifier, _ATTRIBUTE, fast)
     return fast
+
+
+def _one_blas_thread() -> None:
+    """OpenBLAS would run these small products on a thread per core, and its threads spin
+    after each one: under load they took a second core's worth of CPU from PostgreSQL, Redis
+    and the other Rasa server. One thread is faster for matrices this size. Only in processes
+    that predict (a server, `rasa test`), not in training."""
+    threadpoolctl.threadpool_limits(limits=1, user_api="blas")
 
 
 def _predict(self: DIETClassifier, message: Message) -> Any:
@@ -189,7 +199,3 @@ def _predict(self: DIETClassifier, message: Message) -> Any:
 def install() -> None:
     """Puts the numpy prediction in place of Rasa's (addons/__init__.py)."""
     DIETClassifier._predict = _predict
-    # OpenBLAS would run these small products on a thread per core, and its threads spin
-    # after each one: under load they took a second core's worth of CPU from PostgreSQL,
-    # Redis and the other Rasa server. One thread is faster for matrices this size.
-    threadpoolctl.threadpool_limits(limits=1, user_api="blas")

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import threadpoolctl
 from rasa.core.agent import Agent
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.shared.nlu.training_data.message import Message
@@ -52,6 +53,9 @@ def test_the_shipped_model_is_predicted_in_numpy(agent: Agent) -> None:
     fall back to TensorFlow and lose the speed-up."""
     assert DIETClassifier._predict is fast_diet._predict
     assert fast_diet.numpy_intents(diet_of(agent)) is not None
+    # ... on one BLAS thread (spinning BLAS threads took a core from the other processes).
+    blas = [x for x in threadpoolctl.threadpool_info() if x["user_api"] == "blas"]
+    assert blas and all(x["num_threads"] == 1 for x in blas)
 
 
 def test_numpy_and_tensorflow_agree_on_every_message(
