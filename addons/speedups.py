@@ -30,7 +30,8 @@ Found with a profiler under load (docs/benchmark.md, "Where the time goes"); ras
 
 `install()` runs when the `addons` package is imported, which the Rasa server does before it
 loads the model (the channel in credentials.yml) and `rasa train`/`rasa test` do while loading
-the pipeline (config.yml). Set TRIAGE_RASA_SPEEDUPS=0 to run Rasa's own code (for comparisons).
+the pipeline (config.yml); addons/__init__.py skips it with TRIAGE_RASA_SPEEDUPS=0 (Rasa's
+own code, for comparisons).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from __future__ import annotations
 import copy
 import graphlib
 import json
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -428,9 +428,7 @@ def _is_empty_once(self: Domain) -> bool:
 
 
 def install() -> None:
-    """Puts them in place of Rasa's code (TRIAGE_RASA_SPEEDUPS=0 skips them)."""
-    if os.environ.get("TRIAGE_RASA_SPEEDUPS", "1") == "0":
-        return
+    """Puts them in place of Rasa's code (addons/__init__.py; not with TRIAGE_RASA_SPEEDUPS=0)."""
     RulePolicy._get_possible_keys = _indexed_possible_keys
     RemoteAction._validate_action_result = _validate_action_result_once
     # The processor names the runner class when it loads a model.

@@ -289,15 +289,14 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         last = max((event.timestamp for event in tracker.events), default=time.time())
         sender_id = tracker.sender_id
         assumed = self._stored_rows.pop(sender_id, None)
-        if self._postgres and assumed is not None and self._save_once(tracker, assumed, last):
-            stored = assumed
-        else:
-            stored = self._save_counted(tracker, last)
+        saved = None
+        if self._postgres and assumed is not None:
+            saved = self._save_once(tracker, assumed, last)
+        stored, rows = saved if saved is not None else self._save_counted(tracker, last)
         # A new conversation is saved twice in its first turn (Rasa creates it, then adds the
         # turn): the second save can assume these rows, unless a session started.
-        new = list(itertools.islice(tracker.events, stored, None))
-        if not any(isinstance(event, SessionStarted) for event in new):
-            self._remember(sender_id, stored + len(new))
+        if not any(row["type_name"] == SessionStarted.type_name for row in rows):
+            self._remember(sender_id, stored + len(rows))
         self._start_timer()
         self._maybe_run()
 
@@ -306,10 +305,13 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             self._stored_rows.clear()
         self._stored_rows[sender_id] = rows
 
-    def _save_once(self, tracker: DialogueStateTracker, assumed: int, last: float) -> bool:
+    def _save_once(
+        self, tracker: DialogueStateTracker, assumed: int, last: float
+    ) -> tuple[int, list[dict[str, Any]]] | None:
         """PostgreSQL, when retrieve() read this conversation: inserts the events after the
-        rows it read, in one statement that checks the rows are still those. False (nothing
-        inserted) when the stored count differs; save() then counts first, as Rasa does."""
+        rows it read, in one statement that checks the rows are still those. Returns the
+        stored count and the rows inserted, or None (nothing inserted) when the stored count
+        differs; save() then counts first, as Rasa does."""
         rows = self._rows(tracker, assumed)
         with self._autocommit.connect() as connection:
             stored, _ = connection.exec_driver_sql(SAVE, (
@@ -323,12 +325,14 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 [row["data"] for row in rows],
                 last,
             )).one()
-        return bool(stored == assumed)
+        return (assumed, rows) if stored == assumed else None
 
-    def _save_counted(self, tracker: DialogueStateTracker, last: float) -> int:
+    def _save_counted(
+        self, tracker: DialogueStateTracker, last: float
+    ) -> tuple[int, list[dict[str, Any]]]:
         """SQLTrackerStore's save: count the latest session's rows, insert the events after
         them, and (in the same transaction) list the conversation for redaction. Returns the
-        count."""
+        count and the rows inserted."""
         with self.session_scope() as session:
             stored = session.execute(
                 self._count_latest, {"sender_id": tracker.sender_id}
@@ -339,18 +343,18 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             # In the same transaction: stored text is always listed for redaction.
             self._list_pending(session, tracker.sender_id, last)
             session.commit()
-        return int(stored)
+        return int(stored), rows
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:
-        statement = self._read_all if fetch_events_from_all_sessions else self._read_latest
         if self._postgres and not fetch_events_from_all_sessions:
             with self._autocommit.connect() as connection:
                 rows = connection.exec_driver_sql(
                     READ, (sender_id, SessionStarted.type_name)
                 ).all()
         else:
+            statement = self._read_all if fetch_events_from_all_sessions else self._read_latest
             with self.session_scope() as session:
                 rows = session.execute(statement, {"sender_id": sender_id}).all()
         if not fetch_events_from_all_sessions:

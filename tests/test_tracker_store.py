@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons.tracker_store import RedactingSQLTrackerStore, redact_event
@@ -234,31 +241,27 @@ async def same_as_rasas_store(
     first = _conversation("both", start)
     for store in (ours, theirs):
         await store.save(first)
-    # The next turn: each store loads the conversation, adds to it and saves it again.
-    for store in (ours, theirs):
-        tracker = await store.retrieve("both")
-        assert tracker is not None
-        tracker.update(UserUttered("and a second message", {"name": "inform_nation"},
-                                   timestamp=start + 1))
-        tracker.update(ActionExecuted("action_listen", timestamp=start + 1))
-        await store.save(tracker)
+    async def turn(*events: Event, saves: int = 1) -> None:
+        """Each store loads the conversation, adds the events and saves it."""
+        for store in (ours, theirs):
+            tracker = await store.retrieve("both")
+            assert tracker is not None
+            for event in events:
+                tracker.update(event)
+            for _ in range(saves):
+                await store.save(tracker)
+
+    # The next turn.
+    await turn(UserUttered("and a second message", {"name": "inform_nation"},
+                           timestamp=start + 1),
+               ActionExecuted("action_listen", timestamp=start + 1))
     # A new session (after the session expired), as Rasa starts it.
-    for store in (ours, theirs):
-        tracker = await store.retrieve("both")
-        assert tracker is not None
-        for event in (ActionExecuted("action_session_start", timestamp=start + 3600),
-                      SessionStarted(timestamp=start + 3600),
-                      ActionExecuted("action_listen", timestamp=start + 3600)):
-            tracker.update(event)
-        await store.save(tracker)
+    await turn(ActionExecuted("action_session_start", timestamp=start + 3600),
+               SessionStarted(timestamp=start + 3600),
+               ActionExecuted("action_listen", timestamp=start + 3600))
     # A turn in the new session, then a save with nothing new.
-    for store in (ours, theirs):
-        tracker = await store.retrieve("both")
-        assert tracker is not None
-        tracker.update(UserUttered("a third one", {"name": "inform_nation"},
-                                   timestamp=start + 3601))
-        await store.save(tracker)
-        await store.save(tracker)
+    await turn(UserUttered("a third one", {"name": "inform_nation"}, timestamp=start + 3601),
+               saves=2)
 
     def columns(database: str) -> list[tuple[Any, ...]]:
         return [(t, i, a, json.loads(d)) for t, i, a, d in rows(database)]
