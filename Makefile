@@ -59,7 +59,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 
 spacy: $(SPACY_DIR)/meta.json
 
-$(SPACY_DIR)/meta.json: scripts/build_spacy_pipeline.py data/nlu/places.yml $(VENV)/.installed
+$(SPACY_DIR)/meta.json: scripts/build_spacy_pipeline.py data/nlu/places.yml data/nlu/language_names.yml \
+                        $(VENV)/.installed
 	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_DIR)
 
 train: $(MODEL)
@@ -93,10 +94,10 @@ test: lint typecheck test-actions validate test-nlu test-stories test-e2e test-c
 	@echo "All tests passed."
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check actions addons scripts tests
+	$(BIN)/ruff check actions addons i18n scripts tests
 
 typecheck: $(VENV)/.installed
-	$(BIN)/mypy actions addons scripts tests
+	$(BIN)/mypy actions addons i18n scripts tests
 
 test-actions: $(VENV)/.installed
 	$(BIN)/pytest -m "not e2e and not web and not production"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -12,6 +13,8 @@ from actions.catalogue import Catalogue, Entry, default_catalogue
 
 PAGE_SIZE = 5
 MORE_INTENT = "more_resources"
+LANGUAGE_SLOT = "language"
+INTERPRETER_NOTE = "utter_interpreter_note"
 
 UNVERIFIED_NOTE = "We could not check recently that this link still works."
 FORMAT_LABELS = {"pdf": "PDF", "doc": "Word document", "docx": "Word document"}
@@ -25,13 +28,26 @@ def describe(entry: Entry) -> str:
     return f"{title}\n{entry.description}{caution}\n{entry.url}"
 
 
-def closing_buttons(has_more: bool) -> list[dict[str, str]]:
+def closing_buttons(has_more: bool, language: str | None = None) -> list[dict[str, str]]:
+    """The buttons after a list. In another language, each payload carries it, so a click
+    (even "Start again") keeps the conversation in that language, as the bot's own buttons do."""
     buttons = [{"title": "More", "payload": f"/{MORE_INTENT}"}] if has_more else []
-    return buttons + [
+    buttons += [
         {"title": "Other resources", "payload": "/ask_resources"},
         {"title": "Talk to a person", "payload": "/talk_to_person"},
         {"title": "Start again", "payload": "/restart"},
     ]
+    if language:
+        entity = json.dumps({"language": language})
+        buttons = [{**b, "payload": b["payload"] + entity} for b in buttons]
+    return buttons
+
+
+def other_language(tracker: Tracker) -> str | None:
+    """The language the user chose or wrote in, unless English: the lists stay in English, and
+    a note in that language says the helpline's interpreters can explain them."""
+    code = tracker.get_slot(LANGUAGE_SLOT)
+    return code if isinstance(code, str) and code and code != "en" else None
 
 
 class ActionShowResources(Action):
@@ -68,10 +84,11 @@ class ActionShowResources(Action):
         page = entries[start : start + PAGE_SIZE]
         end = start + len(page)
 
+        language = other_language(tracker)
         if not page:
             dispatcher.utter_message(
                 text=f"That is all the links in {category.label}.",
-                buttons=closing_buttons(has_more=False),
+                buttons=closing_buttons(has_more=False, language=language),
             )
             return [SlotSet("resource_shown", float(end))]
 
@@ -85,5 +102,9 @@ class ActionShowResources(Action):
             if total > PAGE_SIZE
             else "What would you like to do next?"
         )
-        dispatcher.utter_message(text=closing, buttons=closing_buttons(has_more=end < total))
+        if language:
+            dispatcher.utter_message(response=INTERPRETER_NOTE)
+        dispatcher.utter_message(
+            text=closing, buttons=closing_buttons(has_more=end < total, language=language)
+        )
         return [SlotSet("resource_shown", float(end))]

@@ -54,6 +54,48 @@ DEFAULT_CONCURRENT_MESSAGES = 1
 MAX_WAIT_SECONDS = 2.0
 
 
+class TriageOutputChannel(CollectingOutputChannel):
+    """Rasa's collecting channel, plus the translations of addons/nlg.py: a translated answer
+    becomes its translation(s), each with `lang` (and `dir`), then the English (`lang: en`) with
+    the buttons; an English answer to someone who chose another language is followed by the
+    interpreter note in their language. English conversations are sent as Rasa sends them."""
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        translations = message.pop("translations", None) or []
+        note = message.pop("note", None)
+        language = message.pop("language", None)
+        if not translations and not note and language in (None, "en"):
+            await super().send_response(recipient_id, message)
+            return
+        for translation in translations:
+            await self._persist_message(_in_language(recipient_id, translation))
+        english: dict[str, Any] = {"recipient_id": recipient_id, "text": message.get("text"),
+                                   "lang": "en", "language": language or "en"}
+        if message.get("buttons"):
+            english["buttons"] = message["buttons"]
+        await self._persist_message(english)
+        if note:
+            await self._persist_message({**_in_language(recipient_id, note), NOTE_FLAG: True})
+
+
+NOTE_FLAG = "_interpreter_note"
+
+
+def _in_language(recipient_id: str, part: dict[str, Any]) -> dict[str, Any]:
+    out = {"recipient_id": recipient_id, "text": part["text"], "lang": part["lang"]}
+    if part.get("dir"):
+        out["dir"] = part["dir"]
+    return out
+
+
+def one_note_per_turn(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The interpreter note once, after the turn's last English answer."""
+    notes = [i for i, m in enumerate(messages) if m.get(NOTE_FLAG)]
+    keep = notes[-1] if notes else -1
+    return [{k: v for k, v in m.items() if k != NOTE_FLAG}
+            for i, m in enumerate(messages) if not m.get(NOTE_FLAG) or i == keep]
+
+
 def _error(status: int, reason: str) -> HTTPResponse:
     return response.json({"error": reason}, status=status)
 
@@ -113,7 +155,7 @@ class TriageRestInput(InputChannel):
         """The bot's messages for one cleaned, non-empty message; never an empty list."""
         if self._gate is None:  # made in the server's event loop (each worker has its own)
             self._gate = asyncio.Semaphore(self.concurrent_messages)
-        collector = CollectingOutputChannel()
+        collector = TriageOutputChannel()
         try:
             async with _turn(self._gate):
                 await on_new_message(
@@ -126,8 +168,7 @@ class TriageRestInput(InputChannel):
             logger.error("A message failed: %s", type(error).__name__)
         if not collector.messages:
             return await static_reply(domain, NO_REPLY_RESPONSE, sender)
-        messages: list[dict[str, Any]] = collector.messages
-        return messages
+        return one_note_per_turn(collector.messages)
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]

@@ -1,4 +1,4 @@
-"""Is a message English? Offline, for short chat messages.
+"""Is a message English, and if not, which language is it? Offline, for short chat messages.
 
 Three signals, cheapest first (and a short list of words for "help" in other languages, which
 settles a message of one or two words):
@@ -17,6 +17,20 @@ When most words are unknown but nothing else is sure, the verdict is "unsure" an
 classifier's own opinion stands (it learns a few examples of other languages). A misjudged
 English message would get the other-language card, so the bar is high.
 (lingua gives better guesses on short texts but needed 0.3 to 1.2 GB of memory here.)
+
+Which language (`identify`), so the bot can answer in it: by script first, then two detectors
+that must agree, and never a guess where they do not:
+- Ethiopic script: Tigrinya or Amharic when pycld2 is sure; otherwise both (never the wrong
+  one). Han characters without kana: Chinese. Gurmukhi: Punjabi. Arabic script with the letters
+  only Sorani Kurdish writes (ە ێ ۆ ڵ ڕ): Sorani.
+- Otherwise pycld2 (CLD2, its tables in its wheel, 165 languages with Tigrinya, Somali and
+  Pashto, and "unknown" rather than a guess on short text) must be reliable, and py3langid must
+  name the same language where it knows it (it has no Tigrinya, Somali or Sorani, and always
+  guesses), on a message of at least MIN_WORDS words.
+- Anything else is "unsure": the English card and a language picker, with the languages it may
+  be in first. Romanised text (Vietnamese without accents, Arabizi) mostly lands here, as the two
+  detectors rarely agree on it. How well this does on sentences written for it, language by
+  language: docs/languages.md (scripts/language_report.py).
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import pycld2
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 WORD = re.compile(r"[^\W\d_]+")
@@ -34,6 +49,28 @@ MIN_UNKNOWN_SHARE = 0.5
 # How sure py3langid must be that the message is not English (normalised probabilities).
 MAX_ENGLISH_PROBABILITY = 0.05
 MIN_LETTERS = 4
+# A language is named only for a message of at least this many words; shorter ones get the
+# picker (with the language's card too, when only one or two are possible).
+MIN_WORDS = 4
+# How much of the text pycld2 must give to its top language.
+MIN_CLD2_PERCENT = 70
+# Languages py3langid cannot name (so its guess is no evidence against them).
+NOT_IN_PY3LANGID = frozenset({"ti", "so", "ckb", "ha", "ig", "yo", "om"})
+# Letters of the Arabic script that only Sorani Kurdish uses among the languages here.
+SORANI_LETTERS = frozenset("ەێۆڵڕ")
+ARABIC_SCRIPT_LANGUAGES = ("ar", "fa", "ps", "ur", "ckb")
+CYRILLIC_LANGUAGES = ("uk", "ru", "bg")
+ETHIOPIC_LANGUAGES = ("ti", "am")
+# Arabizi (Arabic in Latin letters) writes ع ح خ ق/ص as 3 7 5 9 inside words: "sa3dni",
+# "7abibi", "5alas". Two such words mark a message as Arabizi, not English ("7am", "5th"
+# and other numbers with units do not count). Measured: docs/languages.md.
+ARABIZI_WORD = re.compile(
+    r"\b(?![3579]+(?:am|pm|st|nd|rd|th|h|hr|hrs|min|mins|k|kg|km|m|mph|yo|yrs|x|s)\b)"
+    r"(?:[a-z]*[3579][a-z]{2,}|[a-z]{2,}[3579][a-z]*)\b"
+)
+MIN_ARABIZI_WORDS = 2
+# Fewer options than this are shown as cards beside the English one; more only order the picker.
+MAX_OPTION_CARDS = 2
 
 # "Help" (and "rescue me") in Latin-script languages of people often referred to the NRM and of
 # large UK migrant communities. Typed alone, such a word is too short for the other signals, and
@@ -61,12 +98,22 @@ HELP_WORDS = {
 }
 
 
+# Words for help shared by several languages: none of them is named, all are offered first.
+SHARED_HELP_WORDS = {"pomoc": ("pl", "cs", "sk"), "socorro": ("pt", "es")}
+
+
 def words_of(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
 def _latin(char: str) -> bool:
     return "LATIN" in unicodedata.name(char, "")
+
+
+def script_of(char: str) -> str:
+    """The first word of the character's Unicode name: LATIN, ARABIC, ETHIOPIC, CJK..."""
+    name = unicodedata.name(char, "")
+    return name.split(" ", 1)[0] if name else ""
 
 
 @dataclass(frozen=True)
@@ -76,9 +123,25 @@ class Verdict:
     language: str = "en"
 
 
+@dataclass(frozen=True)
+class Identification:
+    """english: as Verdict. language: the language named (only when sure and supported).
+    options: the languages it may be in when not sure, most likely first."""
+
+    english: bool | None
+    reason: str
+    language: str | None = None
+    options: tuple[str, ...] = ()
+
+    @property
+    def option_cards(self) -> tuple[str, ...]:
+        return self.options if len(self.options) <= MAX_OPTION_CARDS else ()
+
+
 class LanguageCheck:
-    def __init__(self, lexicon: Iterable[str]) -> None:
+    def __init__(self, lexicon: Iterable[str], supported: Iterable[str] = ()) -> None:
         self.lexicon = frozenset(word.lower() for word in lexicon)
+        self.supported = frozenset(supported)
         self._identifier = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
 
     def check(self, text: str) -> Verdict:
@@ -106,3 +169,109 @@ class LanguageCheck:
 
     def _best_guess(self, text: str) -> str:
         return str(self._identifier.classify(text)[0])
+
+    # --- Which language --------------------------------------------------------------------
+
+    def identify(self, text: str) -> Identification:
+        if len(ARABIZI_WORD.findall(text.lower())) >= MIN_ARABIZI_WORDS:
+            return self._unsure(Verdict(False, "Arabizi"), ("ar",))
+        verdict = self.check(text)
+        if verdict.english is True:
+            return Identification(True, verdict.reason)
+        letters = [c for c in text if c.isalpha()]
+        scripts = {script_of(c) for c in letters}
+        non_latin = [c for c in letters if not _latin(c)]
+        if non_latin and len(non_latin) * 2 >= len(letters):
+            return self._by_script(text, verdict, scripts, non_latin)
+        help_options = self._help_word_options(text)
+        if help_options and len(words_of(text)) < MIN_WORDS:
+            return self._unsure(verdict, help_options)
+        named = self._agreed(text, candidates=None)
+        if named:
+            return Identification(False, "detectors agree", named)
+        if verdict.english is None:
+            return Identification(None, verdict.reason)
+        return self._unsure(verdict, help_options + tuple(self._guesses(text)))
+
+    def _by_script(self, text: str, verdict: Verdict, scripts: set[str],
+                   non_latin: list[str]) -> Identification:
+        main = max(scripts - {"LATIN"}, key=lambda s: sum(script_of(c) == s for c in non_latin))
+        if main == "ETHIOPIC":
+            named = self._cld2(text, ETHIOPIC_LANGUAGES, min_words=1)
+            if named:
+                return Identification(False, "Ethiopic script, pycld2 sure", named)
+            return self._unsure(verdict, ETHIOPIC_LANGUAGES)
+        if main == "CJK" and not scripts & {"HIRAGANA", "KATAKANA"}:
+            return self._named(verdict, "zh", "Han script")
+        if main == "GURMUKHI":
+            return self._named(verdict, "pa", "Gurmukhi script")
+        if main == "ARABIC":
+            if sum(c in SORANI_LETTERS for c in non_latin) >= 2:
+                if len(words_of(text)) >= MIN_WORDS:
+                    return self._named(verdict, "ckb", "Sorani letters")
+                return self._unsure(verdict, ("ckb",))
+            named = self._agreed(text, ARABIC_SCRIPT_LANGUAGES)
+            if named:
+                return self._named(verdict, named, "Arabic script, detectors agree")
+            return self._unsure(verdict, self._order(text, ARABIC_SCRIPT_LANGUAGES))
+        if main == "CYRILLIC":
+            named = self._agreed(text, CYRILLIC_LANGUAGES)
+            if named:
+                return self._named(verdict, named, "Cyrillic script, detectors agree")
+            return self._unsure(verdict, self._order(text, CYRILLIC_LANGUAGES))
+        return self._unsure(verdict, ())
+
+    def _named(self, verdict: Verdict, language: str, reason: str) -> Identification:
+        if language in self.supported:
+            return Identification(False, reason, language)
+        return Identification(False, f"{reason}; not a language the bot has")
+
+    def _unsure(self, verdict: Verdict, options: Iterable[str]) -> Identification:
+        kept = tuple(dict.fromkeys(code for code in options if code in self.supported))
+        return Identification(False, f"{verdict.reason}; language unsure", None, kept)
+
+    def _cld2(self, text: str, candidates: Iterable[str] | None, min_words: int) -> str | None:
+        """pycld2's language, if it is reliable, gives it most of the text and is a candidate."""
+        try:
+            reliable, _, details = pycld2.detect(text)
+        except pycld2.error:  # invalid UTF-8 or the like: no opinion
+            return None
+        code, percent = str(details[0][1]), int(details[0][2])
+        code = "ckb" if code == "ku" else code
+        if not reliable or percent < MIN_CLD2_PERCENT or len(text.split()) < min_words:
+            return None
+        if candidates is not None and code not in candidates:
+            return None
+        return code
+
+    def _agreed(self, text: str, candidates: Iterable[str] | None) -> str | None:
+        """The language pycld2 is sure of, when py3langid names it too (or cannot name it)."""
+        found = self._cld2(text, tuple(candidates) if candidates else None, MIN_WORDS)
+        if found is None or found == "en" or found not in self.supported:
+            return None
+        if found in NOT_IN_PY3LANGID or self._best_guess(text) == found:
+            return found
+        return None
+
+    def _guesses(self, text: str) -> list[str]:
+        """Both detectors' best guesses, for the picker's order (never to answer in)."""
+        guesses = [self._best_guess(text)]
+        try:
+            details = pycld2.detect(text, bestEffort=True)[2]
+            guesses.insert(0, "ckb" if details[0][1] == "ku" else str(details[0][1]))
+        except pycld2.error:
+            pass
+        return [g for g in guesses if g not in ("en", "un")]
+
+    def _order(self, text: str, candidates: tuple[str, ...]) -> tuple[str, ...]:
+        first = [g for g in self._guesses(text) if g in candidates]
+        return tuple(dict.fromkeys(first + list(candidates)))
+
+    def _help_word_options(self, text: str) -> tuple[str, ...]:
+        options: list[str] = []
+        for word in words_of(text):
+            if word in SHARED_HELP_WORDS:
+                options.extend(SHARED_HELP_WORDS[word])
+            elif word in HELP_WORDS:
+                options.append(HELP_WORDS[word])
+        return tuple(dict.fromkeys(options))

@@ -1,9 +1,15 @@
-"""LanguageGate: an NLU component that answers "is this English?" (addons/language.py).
+"""LanguageGate: an NLU component that answers "is this English, and if not, which language?"
+(addons/language.py).
 
 It sits after the intent classifier and before the FallbackClassifier. A message in another
-language gets the intent `other_language` (confidence 1.0), whatever the classifier thought;
-an English message never does (the classifier's next intent takes its place). When the
-language check is unsure, the classifier's opinion stands.
+language gets, whatever the classifier thought (confidence 1.0):
+- `other_language` and the entity `language` (its code), when the language is known and the bot
+  has it (content/translations/): the card and the triage in that language;
+- `language_unsure` and an entity `language_option` for each language it may be in, otherwise:
+  the English card (with the options' cards when there are one or two) and the picker.
+An English message never gets either (the classifier's next intent takes its place). When the
+check is unsure whether it is English, the classifier's opinion stands (its own
+`other_language` then becomes `language_unsure`: it cannot say which).
 
 Training collects the vocabulary of the English training examples and of spaCy's English
 lemma table (spacy-lookups-data) and stores it in the model, so serving needs no extra files.
@@ -22,14 +28,19 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.danger import signals_danger
 from addons.language import LanguageCheck, words_of
+from i18n.translations import languages
 
 OTHER_LANGUAGE = "other_language"
+LANGUAGE_UNSURE = "language_unsure"
+LANGUAGE_INTENTS = (OTHER_LANGUAGE, LANGUAGE_UNSURE)
+LANGUAGE_ENTITY = "language"
+OPTION_ENTITY = "language_option"
 EMERGENCY = "emergency"
 LEXICON_FILE = "lexicon.json"
 
@@ -72,7 +83,8 @@ class LanguageGate(GraphComponent):
     ) -> None:
         self._model_storage = model_storage
         self._resource = resource
-        self._check = LanguageCheck(lexicon) if lexicon else None
+        # The languages the bot has translations for, read when the model is loaded.
+        self._check = LanguageCheck(lexicon, languages()) if lexicon else None
 
     @classmethod
     def create(
@@ -88,7 +100,7 @@ class LanguageGate(GraphComponent):
         lexicon = build_lexicon(
             example.get(TEXT) or ""
             for example in training_data.intent_examples
-            if example.get(INTENT) != OTHER_LANGUAGE
+            if example.get(INTENT) not in LANGUAGE_INTENTS
         )
         with self._model_storage.write_to(self._resource) as directory:
             (directory / LEXICON_FILE).write_text(json.dumps(sorted(lexicon)), encoding="utf-8")
@@ -119,15 +131,33 @@ class LanguageGate(GraphComponent):
 
 
 def apply_language_check(message: Message, check: LanguageCheck) -> None:
-    """other_language when the message is not English; never when it is."""
+    """other_language (with its language) or language_unsure when the message is not English;
+    neither when it is."""
     text = _typed_text(message)
     if text is None:
         return
-    english = check.check(text).english
-    if english is False:
-        _set_intent(message, OTHER_LANGUAGE)
-    elif english is True and _intent_name(message) == OTHER_LANGUAGE:
+    found = check.identify(text)
+    if found.english is False:
+        if found.language:
+            _set_intent(message, OTHER_LANGUAGE)
+            _add_entities(message, LANGUAGE_ENTITY, [found.language])
+        else:
+            _set_intent(message, LANGUAGE_UNSURE)
+            _add_entities(message, OPTION_ENTITY, found.options)
+    elif found.english is True and _intent_name(message) in LANGUAGE_INTENTS:
         _drop_top_intent(message)
+    elif _intent_name(message) == OTHER_LANGUAGE:
+        _set_intent(message, LANGUAGE_UNSURE)
+
+
+def _add_entities(message: Message, name: str, values: Iterable[str]) -> None:
+    text = message.get(TEXT) or ""
+    added = [
+        {"entity": name, "value": value, "start": 0, "end": len(text),
+         "confidence_entity": 1.0, "extractor": "LanguageGate"}
+        for value in values
+    ]
+    message.set(ENTITIES, [*(message.get(ENTITIES) or []), *added], add_to_output=True)
 
 
 def _intent_name(message: Message) -> str | None:
@@ -143,7 +173,9 @@ def _set_intent(message: Message, name: str) -> None:
 
 
 def _drop_top_intent(message: Message) -> None:
-    ranking = [i for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") != OTHER_LANGUAGE]
+    ranking = [
+        i for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") not in LANGUAGE_INTENTS
+    ]
     if ranking:
         message.set(INTENT, ranking[0], add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

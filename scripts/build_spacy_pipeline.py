@@ -2,7 +2,8 @@
 
 spaCy's English models download from GitHub, which these machines cannot reach, so the
 pipeline is made here from parts on PyPI: a blank English tokenizer, the lookup lemmatizer
-from spacy-lookups-data, and an entity ruler for UK places (the synonyms in data/nlu/places.yml).
+from spacy-lookups-data, and an entity ruler for UK places (the synonyms in data/nlu/places.yml)
+and for languages named in English (data/nlu/language_names.yml).
 
 Usage: python scripts/build_spacy_pipeline.py [OUTPUT_DIR]   (default: build/spacy_uk)
 """
@@ -21,8 +22,10 @@ import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACES_FILE = ROOT / "data" / "nlu" / "places.yml"
+LANGUAGE_NAMES_FILE = ROOT / "data" / "nlu" / "language_names.yml"
 DEFAULT_OUTPUT = ROOT / "build" / "spacy_uk"
 PLACE_LABEL = "uk_place"
+LANGUAGE_LABEL = "language_name"
 
 
 def read_places(path: Path = PLACES_FILE) -> dict[str, list[str]]:
@@ -38,14 +41,23 @@ def read_places(path: Path = PLACES_FILE) -> dict[str, list[str]]:
     return places
 
 
-def place_patterns(places: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """One token-by-token, case-insensitive pattern per place name; the id is its nation."""
+def place_patterns(
+    places: dict[str, list[str]], label: str = PLACE_LABEL
+) -> list[dict[str, Any]]:
+    """One token-by-token, case-insensitive pattern per name; the id is its synonym (the
+    place's nation, or the language's code)."""
     patterns = []
     for nation, names in places.items():
         for name in names:
             tokens = [{"LOWER": word} for word in name.lower().split()]
-            patterns.append({"label": PLACE_LABEL, "pattern": tokens, "id": nation})
+            patterns.append({"label": label, "pattern": tokens, "id": nation})
     return patterns
+
+
+def read_language_names(path: Path = LANGUAGE_NAMES_FILE) -> dict[str, list[str]]:
+    """Language code -> its names in English (not the code itself)."""
+    names = read_places(path)
+    return {code: [n for n in found if n != code] for code, found in names.items()}
 
 
 def build(output: Path) -> None:
@@ -56,9 +68,12 @@ def build(output: Path) -> None:
     # the built pipeline no longer needs that package) and empties the ruler: patterns go after.
     nlp.initialize()
     ruler.add_patterns(place_patterns(read_places()))  # type: ignore[attr-defined]
+    ruler.add_patterns(  # type: ignore[attr-defined]
+        place_patterns(read_language_names(), LANGUAGE_LABEL)
+    )
     nlp.meta["name"] = "spacy_uk"
     nlp.meta["version"] = "1.0.0"
-    nlp.meta["description"] = "Blank English + lookup lemmatizer + UK place entity ruler"
+    nlp.meta["description"] = "Blank English + lookup lemmatizer + UK place and language ruler"
     output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
 

@@ -38,7 +38,8 @@ CONVERSATIONS_DIR = ROOT / "tests" / "conversations"
 
 CONVERSATION_KEYS = ("name", "steps", "action_server")
 MESSAGE_KEYS = ("user", "button")
-CHECK_KEYS = ("expect", "not_expect", "expect_buttons", "not_expect_buttons", "expect_link")
+CHECK_KEYS = ("expect", "not_expect", "expect_buttons", "not_expect_buttons", "expect_link",
+              "expect_lang", "not_expect_lang")
 STEP_KEYS = MESSAGE_KEYS + CHECK_KEYS
 ACTION_SERVER_VALUES = ("up", "down")
 
@@ -113,6 +114,9 @@ class Step:
     expect_buttons: tuple[str, ...] = ()
     not_expect_buttons: tuple[str, ...] = ()
     expect_link: tuple[str, ...] = ()
+    # Language codes: a message of the answer is (not) in that language (its `lang`).
+    expect_lang: tuple[str, ...] = ()
+    not_expect_lang: tuple[str, ...] = ()
 
     @property
     def has_checks(self) -> bool:
@@ -311,7 +315,18 @@ def reply_texts(replies: Sequence[Reply]) -> list[str]:
 
 
 def button_titles(replies: Sequence[Reply]) -> list[str]:
-    return [str(b.get("title", "")) for reply in replies for b in reply.get("buttons") or []]
+    """Every button's title, and the English title of a translated one."""
+    return [
+        str(b.get(key, ""))
+        for reply in replies
+        for b in reply.get("buttons") or []
+        for key in ("title", "english")
+        if b.get(key)
+    ]
+
+
+def reply_languages(replies: Sequence[Reply]) -> set[str]:
+    return {str(reply["lang"]) for reply in replies if reply.get("lang")}
 
 
 def links_in(replies: Sequence[Reply]) -> list[str]:
@@ -321,11 +336,13 @@ def links_in(replies: Sequence[Reply]) -> list[str]:
 
 
 def find_button(replies: Sequence[Reply], title: str) -> dict[str, Any] | None:
-    """The button of this turn with that title (case and curly quotes do not matter)."""
+    """The button of this turn with that title, or that English title if it is translated
+    (case and curly quotes do not matter)."""
     wanted = normalise(title)
     for reply in replies:
         for button in reply.get("buttons") or []:
-            if normalise(str(button.get("title", ""))) == wanted:
+            names = (str(button.get("title", "")), str(button.get("english", "")))
+            if wanted in (normalise(name) for name in names):
                 return dict(button)
     return None
 
@@ -351,6 +368,13 @@ def check_turn(step: Step, replies: Sequence[Reply]) -> list[str]:
     for url in step.expect_link:
         if not any(link.startswith(normalise(url)) for link in links):
             problems.append(f'expected a link starting with "{url}", but the bot gave none')
+    languages = reply_languages(replies)
+    for code in step.expect_lang:
+        if code not in languages:
+            problems.append(f'expected a message in "{code}", but the bot wrote in none')
+    for code in step.not_expect_lang:
+        if code in languages:
+            problems.append(f'the bot wrote in "{code}", which is in not_expect_lang')
     return problems
 
 
@@ -390,7 +414,8 @@ def _bot_lines(replies: Sequence[Reply]) -> list[str]:
     for reply in replies:
         text = str(reply.get("text") or "")
         first, *rest = text.splitlines() or ["(no text)"]
-        lines.append(f"    bot: {first}")
+        lang = f"[{reply['lang']}] " if reply.get("lang") else ""
+        lines.append(f"    bot: {lang}{first}")
         lines += [f"         {line}" for line in rest]
         titles = [str(b.get("title", "")) for b in reply.get("buttons") or []]
         if titles:

@@ -6,7 +6,8 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from addons.language import HELP_WORDS, LanguageCheck
-from addons.nlu import OTHER_LANGUAGE, apply_language_check, build_lexicon
+from addons.nlu import LANGUAGE_UNSURE, OTHER_LANGUAGE, apply_language_check, build_lexicon
+from i18n.translations import languages
 from tests.helpers import nlu_blocks, plain
 
 
@@ -14,7 +15,8 @@ def examples(folder: str, other_language: bool) -> list[str]:
     return [
         plain(text)
         for block, texts in nlu_blocks(folder)
-        if "intent" in block and (block["intent"] == OTHER_LANGUAGE) == other_language
+        if "intent" in block
+        and (block["intent"] in (OTHER_LANGUAGE, LANGUAGE_UNSURE)) == other_language
         for text in texts
     ]
 
@@ -23,7 +25,7 @@ def examples(folder: str, other_language: bool) -> list[str]:
 def check() -> LanguageCheck:
     # The lexicon as LanguageGate.train builds it.
     lexicon = build_lexicon(examples("data/nlu", other_language=False))
-    return LanguageCheck(lexicon)
+    return LanguageCheck(lexicon, languages())
 
 
 def test_no_held_out_english_message_is_taken_for_another_language(check: LanguageCheck) -> None:
@@ -72,11 +74,31 @@ def _message(text: str, ranking: list[tuple[str, float]]) -> Message:
 def test_the_gate_sets_other_language_and_keeps_the_rest_of_the_ranking(
     check: LanguageCheck,
 ) -> None:
-    message = _message("necesito ayuda por favor", [("greet", 0.6), ("emergency", 0.3)])
+    message = _message("necesito ayuda por favor, mi jefe tiene mi pasaporte",
+                       [("greet", 0.6), ("emergency", 0.3)])
     apply_language_check(message, check)
     assert message.get("intent") == {"name": OTHER_LANGUAGE, "confidence": 1.0}
     names = [intent["name"] for intent in message.get("intent_ranking")]
     assert names == [OTHER_LANGUAGE, "greet", "emergency"]
+    assert [(e["entity"], e["value"]) for e in message.get("entities")] == [("language", "es")]
+
+
+def test_the_gate_names_the_languages_it_may_be_when_unsure(check: LanguageCheck) -> None:
+    message = _message("ሓገዝ", [("greet", 0.6)])
+    apply_language_check(message, check)
+    assert message.get("intent")["name"] == LANGUAGE_UNSURE
+    assert [(e["entity"], e["value"]) for e in message.get("entities")] == [
+        ("language_option", "ti"), ("language_option", "am")
+    ]
+
+
+def test_the_classifiers_own_other_language_becomes_unsure(check: LanguageCheck) -> None:
+    # Unknown words, but nothing sure: the classifier's guess stands, without a language.
+    text = "zzkx qwv plomb"
+    assert check.identify(text).english is None
+    message = _message(text, [(OTHER_LANGUAGE, 0.7), ("greet", 0.2)])
+    apply_language_check(message, check)
+    assert message.get("intent")["name"] == LANGUAGE_UNSURE
 
 
 def test_the_gate_overrules_other_language_for_an_english_message(check: LanguageCheck) -> None:

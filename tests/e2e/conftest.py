@@ -77,6 +77,13 @@ def servers() -> Iterator[BotServers]:
         yield bot
 
 
+@pytest.fixture(scope="session")
+def servers_without_actions() -> Iterator[BotServers]:
+    """Rasa alone: its action endpoint is a free port where nothing listens."""
+    with rasa_alone("e2e-servers-no-actions.log") as bot:
+        yield bot
+
+
 @pytest.fixture
 def chat(servers: BotServers) -> Chat:
     return Chat(servers.webhook_url)

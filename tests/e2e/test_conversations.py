@@ -8,8 +8,6 @@ second only if some conversation needs it. Every conversation has a fresh sender
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from scripts.serve import BotServers
@@ -20,7 +18,7 @@ from tests.conversations_runner import (
     load_conversations,
     run_conversation,
 )
-from tests.e2e.conftest import Chat, rasa_alone
+from tests.e2e.conftest import Chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.conversations]
 
@@ -38,13 +36,6 @@ CONVERSATIONS, LOAD_ERROR = _load()
 def test_the_conversation_files_are_valid() -> None:
     if LOAD_ERROR is not None:
         pytest.fail(LOAD_ERROR, pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def servers_without_actions() -> Iterator[BotServers]:
-    """Rasa alone: its action endpoint is a free port where nothing listens."""
-    with rasa_alone("e2e-servers-no-actions.log") as bot:
-        yield bot
 
 
 @pytest.mark.parametrize(
