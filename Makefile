@@ -137,10 +137,16 @@ test-conversations: $(MODEL)
 test-web: $(VENV)/.installed $(MODEL) chromium $(AXE_JS)
 	CHROMIUM=$(CHROMIUM) AXE_JS=$(AXE_JS) $(BIN)/pytest -m web
 
+# Chromium, and a font for the Ethiopic script (Tigrinya, Amharic), which Chromium's own fonts
+# lack: without it the Tigrinya screenshots show empty boxes.
 chromium:
 	@command -v $(CHROMIUM) >/dev/null || { \
 	  echo "Installing Debian's chromium (needs root)..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@dpkg -s fonts-sil-abyssinica >/dev/null 2>&1 || ! command -v apt-get >/dev/null || { \
+	  echo "Installing Debian's fonts-sil-abyssinica (needs root)..."; \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-sil-abyssinica; }
 
 # The production set-up against real PostgreSQL and Redis on loopback, started by the tests in
 # a temporary directory: two Rasa servers, 200 concurrent conversations, restarts, retention.

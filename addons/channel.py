@@ -65,7 +65,11 @@ class TriageOutputChannel(CollectingOutputChannel):
         note = message.pop("note", None)
         language = message.pop("language", None)
         if not translations and not note and language in (None, "en"):
+            before = len(self.messages)
             await super().send_response(recipient_id, message)
+            if language == "en":  # back to English: the page shows its header in English again
+                for sent in self.messages[before:]:
+                    sent["language"] = "en"
             return
         for translation in translations:
             await self._persist_message(_in_language(recipient_id, translation))

@@ -137,6 +137,8 @@ class TranslatingNLG(TemplatedNaturalLanguageGenerator):
         if message is None:
             return None
         language = self.language_of(tracker)
+        if tracker.get_slot(LANGUAGE_SLOT) == ENGLISH:
+            message["language"] = ENGLISH  # chosen: the page goes back to English too
         if utter_action == PICKER:
             return self._picker(message, self.options_of(tracker), language)
         english = str(message.get("text") or "")

@@ -166,8 +166,13 @@ def _intent_name(message: Message) -> str | None:
 
 
 def _set_intent(message: Message, name: str) -> None:
+    """`name` first, with confidence 1.0. Setting one language intent drops the other too, so
+    the FallbackClassifier never sees two close intents that are one decision."""
     top = {"name": name, "confidence": 1.0}
-    ranking = [i for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") != name]
+    dropped = set(LANGUAGE_INTENTS) if name in LANGUAGE_INTENTS else {name}
+    ranking = [
+        i for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") not in dropped | {name}
+    ]
     message.set(INTENT, top, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
 

@@ -10,6 +10,11 @@ Environment: WEB_PORT (8080), WEB_INTERFACE (127.0.0.1), RASA_WEBHOOK
 RASA_WEBHOOK may list several Rasa servers, separated by commas (production, with shared
 stores): each message goes to the next one, and to the one after when a server refuses the
 connection (it is down, so the message never reached it).
+
+Languages: GET /api/languages lists English and every language with a current translated card
+(i18n.translations.offered()), with the page's own words in each, for the page's language picker
+and header; it is worked out once at start and needs no Rasa. The bot's messages keep the
+language fields the page needs (lang, dir, language; a button's lang, dir and English title).
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from __future__ import annotations
 import html
 import itertools
 import os
+import re
 import secrets
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +35,11 @@ import aiohttp
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as `python scripts/web.py`
+    sys.path.insert(0, str(ROOT))
+
+from i18n import translations  # noqa: E402 (needs ROOT on sys.path; does not import Rasa)
+
 WEB_DIR = ROOT / "web"
 DEFAULT_EXIT_URL = "https://www.bbc.co.uk/weather"
 MAX_BODY = 8 * 1024
@@ -59,11 +71,18 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
+# A message's or button's language: a BCP 47 code such as "ti", "ar" or "zh-Hant".
+LANG_CODE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+DIRECTIONS = ("rtl", "ltr")
+MAX_ENGLISH_TITLE = 200
+PAGE_KEYS = ("danger_line", "helpline_line", "exit_label", "language_label")
+
 SESSIONS: web.AppKey[dict[str, float]] = web.AppKey("sessions", dict)
 CONFIG: web.AppKey[dict[str, str]] = web.AppKey("config", dict)
 CLIENT: web.AppKey[aiohttp.ClientSession] = web.AppKey("client", aiohttp.ClientSession)
 WEBHOOKS: web.AppKey[list[str]] = web.AppKey("webhooks", list)
 TURNS: web.AppKey[Iterator[int]] = web.AppKey("turns", Iterator)
+LANGUAGES: web.AppKey[list[dict[str, str | None]]] = web.AppKey("languages", list)
 
 
 def embed_snippet(base_url: str) -> str:
@@ -116,6 +135,10 @@ async def static_file(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type=content_type, charset="utf-8")
 
 
+async def languages(request: web.Request) -> web.Response:
+    return web.json_response(request.app[LANGUAGES])
+
+
 async def health(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -134,8 +157,35 @@ async def new_session(request: web.Request) -> web.Response:
     return web.json_response({"id": sid})
 
 
+def _lang_code(value: Any) -> str | None:
+    return value if isinstance(value, str) and LANG_CODE.fullmatch(value) else None
+
+
+def _direction(value: Any) -> str | None:
+    return value if value in DIRECTIONS else None
+
+
+def _button(button: Any) -> dict[str, str] | None:
+    if not (
+        isinstance(button, dict)
+        and isinstance(button.get("title"), str)
+        and isinstance(button.get("payload"), str)
+    ):
+        return None
+    out = {"title": button["title"], "payload": button["payload"]}
+    if lang := _lang_code(button.get("lang")):
+        out["lang"] = lang
+    if direction := _direction(button.get("dir")):
+        out["dir"] = direction
+    english = button.get("english")
+    if isinstance(english, str) and english.strip() and len(english) <= MAX_ENGLISH_TITLE:
+        out["english"] = english
+    return out
+
+
 def _bot_messages(replies: Any) -> list[dict[str, Any]]:
-    """Only text and buttons (title, payload) go back to the page."""
+    """Only text, buttons (title, payload; lang, dir, english) and the language fields (lang,
+    dir, language) go back to the page, and only when they are well formed."""
     out: list[dict[str, Any]] = []
     if not isinstance(replies, list):
         return out
@@ -145,17 +195,47 @@ def _bot_messages(replies: Any) -> list[dict[str, Any]]:
         message: dict[str, Any] = {}
         if isinstance(reply.get("text"), str):
             message["text"] = reply["text"]
-        buttons = [
-            {"title": b["title"], "payload": b["payload"]}
-            for b in reply.get("buttons") or []
-            if isinstance(b, dict)
-            and isinstance(b.get("title"), str)
-            and isinstance(b.get("payload"), str)
-        ]
+        buttons = [b for b in map(_button, reply.get("buttons") or []) if b is not None]
         if buttons:
             message["buttons"] = buttons
-        if message:
-            out.append(message)
+        if not message:
+            continue
+        if lang := _lang_code(reply.get("lang")):
+            message["lang"] = lang
+        if direction := _direction(reply.get("dir")):
+            message["dir"] = direction
+        if language := _lang_code(reply.get("language")):
+            message["language"] = language
+        out.append(message)
+    return out
+
+
+def page_languages(
+    offered: list[translations.Language] | None = None,
+) -> list[dict[str, str | None]]:
+    """English, then each offered language (default: i18n.translations.offered()), with the
+    page's own words in it (None where a string is missing or out of date)."""
+    english: dict[str, str | None] = {
+        "code": translations.ENGLISH, "name": "English", "english_name": "English", "dir": "ltr",
+    }
+    english.update({key: translations.PAGE[key] for key in PAGE_KEYS})
+    if offered is None:
+        try:
+            offered = translations.offered()
+        except Exception as error:  # a broken translation file must not stop the chat
+            # English only; `python scripts/translations.py check` names the problem.
+            print(f"web.py: no languages but English: {error}", file=sys.stderr)
+            offered = []
+    out = [english]
+    for lang in offered:
+        if lang.code == translations.ENGLISH or not LANG_CODE.fullmatch(lang.code):
+            continue
+        entry: dict[str, str | None] = {
+            "code": lang.code, "name": lang.name, "english_name": lang.english_name,
+            "dir": "rtl" if lang.rtl else "ltr",
+        }
+        entry.update({key: lang.page_text(key) for key in PAGE_KEYS})
+        out.append(entry)
     return out
 
 
@@ -211,7 +291,12 @@ async def _client_context(app: web.Application) -> Any:
         yield
 
 
-def create_app(rasa_webhook: str, exit_url: str = DEFAULT_EXIT_URL) -> web.Application:
+def create_app(
+    rasa_webhook: str,
+    exit_url: str = DEFAULT_EXIT_URL,
+    offered: list[translations.Language] | None = None,
+) -> web.Application:
+    """offered: the languages besides English (default: i18n.translations.offered())."""
     scheme = urlsplit(exit_url).scheme
     if scheme not in {"https", "http"}:
         raise ValueError(f"EXIT_URL must be a web address, not {exit_url!r}")
@@ -220,11 +305,13 @@ def create_app(rasa_webhook: str, exit_url: str = DEFAULT_EXIT_URL) -> web.Appli
     app[CONFIG] = {"rasa_webhook": rasa_webhook, "exit_url": exit_url}
     app[WEBHOOKS] = [url.strip() for url in rasa_webhook.split(",") if url.strip()]
     app[TURNS] = itertools.count()
+    app[LANGUAGES] = page_languages(offered)
     app.cleanup_ctx.append(_client_context)
     app.router.add_get("/", index)
     for path in STATIC:
         app.router.add_get(path, static_file)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/api/languages", languages)
     app.router.add_post("/api/session", new_session)
     app.router.add_post("/api/message", message)
     return app

@@ -84,9 +84,11 @@ def test_the_gate_sets_other_language_and_keeps_the_rest_of_the_ranking(
 
 
 def test_the_gate_names_the_languages_it_may_be_when_unsure(check: LanguageCheck) -> None:
-    message = _message("ሓገዝ", [("greet", 0.6)])
+    message = _message("ሓገዝ", [(OTHER_LANGUAGE, 0.98), ("greet", 0.01)])
     apply_language_check(message, check)
     assert message.get("intent")["name"] == LANGUAGE_UNSURE
+    # The classifier's close other_language goes, or the fallback would call it ambiguous.
+    assert [i["name"] for i in message.get("intent_ranking")] == [LANGUAGE_UNSURE, "greet"]
     assert [(e["entity"], e["value"]) for e in message.get("entities")] == [
         ("language_option", "ti"), ("language_option", "am")
     ]

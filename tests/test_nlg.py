@@ -193,3 +193,9 @@ def test_the_endpoints_load_this_generator() -> None:
     for name in ("endpoints.yml", "endpoints.production.yml"):
         endpoints = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
         assert endpoints["nlg"] == {"type": "addons.nlg.TranslatingNLG"}
+
+
+def test_after_choosing_english_each_answer_says_so_for_the_page(nlg: TranslatingNLG) -> None:
+    messages = sent(nlg, ["utter_ask_who"], tracker("en"))
+    assert [m.get("language") for m in messages] == ["en"]
+    assert "lang" not in messages[0] and messages[0]["text"] == english("utter_ask_who")

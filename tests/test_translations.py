@@ -99,7 +99,10 @@ def test_changing_the_english_names_every_translation_of_it() -> None:
     responses = changed["responses"]
     assert isinstance(responses, dict)
     responses["utter_ask_who"][0]["text"] = "Who is this chat about?"
-    responses["utter_ask_who"][0]["buttons"][0]["title"] = "This is happening to me"
+    for variants in responses.values():  # a button has one title wherever it is
+        for button in variants[0].get("buttons", []):
+            if button["payload"] == "/report_self":
+                button["title"] = "This is happening to me"
     english = english_strings(changed)
     for lang in languages().values():
         assert out_of_date(lang, english) == [
@@ -124,7 +127,7 @@ def test_stamping_re_marks_a_checked_translation(tmp_path: Path, monkeypatch: py
 
     source = (ROOT / "content" / "translations" / "pl.yml").read_text(encoding="utf-8")
     old = fingerprint(english_strings().responses["utter_glad_safe"])
-    (tmp_path / "pl.yml").write_text(source.replace(old, "0" * 12), encoding="utf-8")
+    (tmp_path / "pl.yml").write_text(source.replace(old, "f" * 12), encoding="utf-8")
     monkeypatch.setattr(script, "TRANSLATIONS_DIR", tmp_path)
     assert out_of_date(load_all(tmp_path)["pl"], english_strings()) == [
         "responses.utter_glad_safe: translates English that has changed"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from playwright.sync_api import Locator, Page
 
 REPLY_TIMEOUT_MS = 30_000
@@ -15,6 +17,8 @@ class ChatPage:
     def open(self) -> ChatPage:
         self.page.goto(self.url)
         self.wait_for_bot(0)
+        # The language picker, once filled from /api/languages.
+        self.page.locator("#language-picker").wait_for(state="visible")
         return self
 
     @property
@@ -73,3 +77,46 @@ class ChatPage:
                 })"""
         )
         return texts
+
+    def bot_messages_since(self, before: int) -> list[dict[str, Any]]:
+        """The bot's messages since `before`: lang, dir, text as seen, and their tel: links."""
+        messages: list[dict[str, Any]] = self.page.evaluate(
+            """before => [...document.querySelectorAll('#log .msg-bot, #log .msg-error')]
+                .slice(before).map(item => {
+                    const copy = item.cloneNode(true);
+                    copy.querySelectorAll('.visually-hidden').forEach(e => e.remove());
+                    return {
+                        lang: item.getAttribute('lang'), dir: item.getAttribute('dir'),
+                        text: copy.textContent,
+                        tel: [...item.querySelectorAll('a[href^="tel:"]')].map(a => ({
+                            href: a.getAttribute('href'), text: a.textContent,
+                            dir: a.getAttribute('dir')})),
+                    };
+                })""",
+            before,
+        )
+        return messages
+
+    @property
+    def last_buttons(self) -> Locator:
+        """The buttons of the bot's last message that has any."""
+        return self.page.locator("#log .buttons").last.get_by_role("button")
+
+    def click_button(self, button: Locator) -> list[dict[str, Any]]:
+        before = self.bot_count()
+        button.click()
+        self.wait_for_bot(before)
+        return self.bot_messages_since(before)
+
+    def type_message(self, text: str) -> list[dict[str, Any]]:
+        """Like type(), but returns bot_messages_since()."""
+        before = self.bot_count()
+        self.type(text)
+        return self.bot_messages_since(before)
+
+    def choose_language(self, code: str) -> list[dict[str, Any]]:
+        """Choose a language in the header's picker (as with the mouse); the bot's answer."""
+        before = self.bot_count()
+        self.page.locator("#language-select").select_option(code)
+        self.wait_for_bot(before)
+        return self.bot_messages_since(before)

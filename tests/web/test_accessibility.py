@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from scripts.serve import BotServers
 from tests.web.chatpage import ChatPage
+from tests.web.test_languages import CONVERSATIONS, page_languages, start_conversation
 
 pytestmark = pytest.mark.web
 
@@ -47,6 +48,60 @@ def test_no_axe_violations_before_and_during_a_conversation(
         context.close()
 
 
+@pytest.mark.parametrize(("code", "text", "direction"), CONVERSATIONS)
+def test_no_axe_violations_in_other_languages(
+    site: BotServers, page: Page, axe_source: str, code: str, text: str, direction: str
+) -> None:
+    """A conversation typed in Arabic (right to left) or Tigrinya, after the first translated
+    button: lang on every message and button, the header in that language."""
+    start_conversation(page, site, code, text)
+    assert page.locator(f'#log .msg-bot[lang="{code}"]').count() >= 1
+    assert axe_violations(page, axe_source) == []
+
+
+def test_keyboard_only_language_choice(site: BotServers, page: Page) -> None:
+    """Tab to the picker, arrow to a language and press Enter; the bot answers in it. Then back
+    to English the same way. Arrowing through the list sends nothing until Enter."""
+    languages = page_languages(site)
+    if len(languages) < 2:
+        pytest.fail(f"no language offered besides English: {languages}")
+    chosen = languages[1]
+    chat = ChatPage(page, site.web_url).open()
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "language-select":
+            break
+    else:
+        pytest.fail("the language picker cannot be reached with Tab")
+    outline: str = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    select = page.locator("#language-select")
+
+    page.keyboard.press("ArrowDown")
+    assert select.input_value() == chosen["code"]
+    page.wait_for_timeout(300)
+    assert chat.user_texts() == []  # not sent yet
+    before = chat.bot_count()
+    page.keyboard.press("Enter")
+    chat.wait_for_bot(before)
+    answer = chat.bot_messages_since(before)
+    assert chosen["code"] in [m["lang"] for m in answer], answer
+    assert chat.user_texts() == [chosen["name"]]
+    expect(page.locator("#log .msg-user").last).to_have_attribute("lang", chosen["code"])
+    assert page.evaluate("document.activeElement.id") == "language-select"
+
+    page.keyboard.press("ArrowUp")
+    assert select.input_value() == "en"
+    before = chat.bot_count()
+    page.keyboard.press("Enter")
+    chat.wait_for_bot(before)
+    answer = chat.bot_messages_since(before)
+    assert answer
+    assert all(m["lang"] in (None, "en") for m in answer), answer
+    expect(page.locator("#danger-translated")).to_be_hidden()
+    assert chat.user_texts() == [chosen["name"], "English"]
+
+
 def test_keyboard_only_conversation_with_visible_focus(site: BotServers, page: Page) -> None:
     chat = ChatPage(page, site.web_url).open()
     page.keyboard.press("Tab")
@@ -70,7 +125,7 @@ def test_keyboard_only_conversation_with_visible_focus(site: BotServers, page: P
 def test_targets_are_at_least_24px(site: BotServers, page: Page) -> None:
     ChatPage(page, site.web_url).open()
     small: list[str] = page.evaluate(
-        """() => [...document.querySelectorAll('button, input, summary, .exit-button')]
+        """() => [...document.querySelectorAll('button, input, select, summary, .exit-button')]
             .filter(e => { const r = e.getBoundingClientRect();
                            return r.width < 24 || r.height < 24; })
             .map(e => e.outerHTML.slice(0, 80))"""

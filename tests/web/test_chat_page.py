@@ -193,6 +193,11 @@ def test_when_the_bot_is_down_the_page_shows_the_numbers(
     expect(error.locator('a[href="tel:999"]')).to_be_visible()
     expect(error.locator('a[href="tel:08000121700"]')).to_be_visible()
     expect(page.get_by_role("banner")).to_contain_text("In danger now? Call 999")
+    # The language picker does not need Rasa either.
+    with urllib.request.urlopen(f"{dead_bot_site.web_url}api/languages", timeout=10) as response:
+        languages = json.load(response)
+    expect(page.locator("#language-select option")).to_have_count(len(languages))
+    expect(page.locator("#language-select option").first).to_have_text("English")
 
 
 def test_screenshots(site: BotServers, page: Page) -> None:
