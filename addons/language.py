@@ -234,7 +234,7 @@ class LanguageCheck:
         """pycld2's language, if it is reliable, gives it most of the text and is a candidate."""
         try:
             reliable, _, details = pycld2.detect(text)
-        except pycld2.error:  # invalid UTF-8 or the like: no opinion
+        except (pycld2.error, ValueError):  # a lone surrogate, NUL...: no opinion
             return None
         code, percent = str(details[0][1]), int(details[0][2])
         code = "ckb" if code == "ku" else code
@@ -259,7 +259,7 @@ class LanguageCheck:
         try:
             details = pycld2.detect(text, bestEffort=True)[2]
             guesses.insert(0, "ckb" if details[0][1] == "ku" else str(details[0][1]))
-        except pycld2.error:
+        except (pycld2.error, ValueError):  # a lone surrogate, NUL...: no opinion
             pass
         return [g for g in guesses if g not in ("en", "un")]
 

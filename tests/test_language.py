@@ -113,3 +113,10 @@ def test_button_payloads_are_left_alone(check: LanguageCheck) -> None:
     message = _message("/report_self", [("report_self", 1.0)])
     apply_language_check(message, check)
     assert message.get("intent")["name"] == "report_self"
+
+
+@pytest.mark.parametrize(
+    "text", ["pomóż mi \ud800 proszę szef zabrał paszport", "nie\x00mogę wyjść z domu teraz"]
+)
+def test_text_the_detectors_cannot_read_gets_no_crash(check: LanguageCheck, text: str) -> None:
+    assert check.identify(text).language in (None, "pl")

@@ -15,12 +15,19 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.utils.endpoints import EndpointConfig
 
 from addons import speedups
-from addons.channel import EMPTY_MESSAGE_RESPONSE, NO_REPLY_RESPONSE, static_reply
+from addons.channel import (
+    EMPTY_MESSAGE_RESPONSE,
+    NO_REPLY_RESPONSE,
+    TriageOutputChannel,
+    one_note_per_turn,
+    static_reply,
+)
 from addons.text import MAX_MESSAGE_CHARS, clean_message
 from scripts.serve import DEFAULT_MODEL, BotServers
 from tests.conversations_runner import load_conversations, run_conversation
 
 pytestmark = pytest.mark.e2e
+NLG = "addons.nlg.TranslatingNLG"
 
 
 def comparable(value: Any) -> Any:
@@ -57,7 +64,9 @@ class BothRunners:
 @pytest.fixture(scope="module")
 def agent(servers: BotServers) -> Iterator[Agent]:
     loaded = Agent.load(
-        str(DEFAULT_MODEL), action_endpoint=EndpointConfig(f"{servers.actions_url}/webhook")
+        str(DEFAULT_MODEL),
+        action_endpoint=EndpointConfig(f"{servers.actions_url}/webhook"),
+        generator=EndpointConfig(type=NLG),  # as endpoints.yml: the answers in each language
     )
     yield loaded
 
@@ -79,7 +88,11 @@ def test_both_graph_runners_agree_on_every_conversation(agent: Agent) -> None:
                 return loop.run_until_complete(
                     static_reply(agent.domain, EMPTY_MESSAGE_RESPONSE, sender)
                 )
-            replies = loop.run_until_complete(agent.handle_text(cleaned, sender_id=sender))
+            channel = TriageOutputChannel()
+            loop.run_until_complete(
+                agent.handle_text(cleaned, sender_id=sender, output_channel=channel)
+            )
+            replies = one_note_per_turn(channel.messages)
             if not replies:
                 return loop.run_until_complete(
                     static_reply(agent.domain, NO_REPLY_RESPONSE, sender)
