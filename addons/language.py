@@ -30,7 +30,9 @@ that must agree, and never a guess where they do not:
 - Anything else is "unsure": the English card and a language picker, with the languages it may
   be in first. Romanised text (Vietnamese without accents, Arabizi) mostly lands here, as the two
   detectors rarely agree on it. How well this does on sentences written for it, language by
-  language: docs/languages.md (scripts/language_report.py).
+  language: docs/languages.md (scripts/language_report.py). On the 250 held-out messages in the
+  bot's languages, trusting pycld2 alone would have named a wrong language 4 times, py3langid
+  alone 73 times, this combination never (163 named right, the rest the picker).
 """
 
 from __future__ import annotations

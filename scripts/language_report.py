@@ -94,6 +94,37 @@ def rows(check: LanguageCheck, section: str, data: dict[str, object]) -> list[Ro
     return out
 
 
+def alone(check: LanguageCheck, data: dict[str, object]) -> str:
+    """Each detector on its own, on every message in a language the bot has (sentences, short,
+    romanised): how often its answer would have been right or wrong, had it been trusted."""
+    import pycld2
+
+    counts = {"pycld2 alone (when reliable)": Counter[str](),
+              "py3langid alone": Counter[str](),
+              "this bot (script, then both agreeing)": Counter[str]()}
+    for section in ("sentences", "short", "romanised"):
+        block = data.get(section) or {}
+        assert isinstance(block, dict)
+        for code, messages in block.items():
+            for text in messages:
+                text = str(text)
+                try:
+                    reliable, _, details = pycld2.detect(text)
+                    cld2 = str(details[0][1]) if reliable else None
+                except (pycld2.error, ValueError):
+                    cld2 = None
+                cld2 = "ckb" if cld2 == "ku" else cld2
+                guess = check._best_guess(text)
+                ours = check.identify(text).language
+                for name, said in zip(counts, (cld2, guess, ours), strict=True):
+                    counts[name]["right" if said == code else
+                                 "no answer" if said in (None, "un") else "wrong"] += 1
+    rows = ["| detector | right | wrong | no answer |", "| --- | ---: | ---: | ---: |"]
+    rows += [f"| {name} | {c['right']} | {c['wrong']} | {c['no answer']} |"
+             for name, c in counts.items()]
+    return "\n".join(rows)
+
+
 def report(check: LanguageCheck | None = None) -> str:
     check = check or make_check()
     data = yaml.safe_load(DETECTION_FILE.read_text(encoding="utf-8"))
@@ -113,6 +144,9 @@ def report(check: LanguageCheck | None = None) -> str:
     taken = [str(t) for t in english if check.identify(str(t)).english is False]
     parts.append(f"**English messages that must stay English**: {len(english) - len(taken)} of "
                  f"{len(english)} stayed English.")
+    parts.append("**Each detector alone**, on the messages above in the bot's languages "
+                 "(sentences, short, romanised: a wrong answer means a card in the wrong "
+                 f"language)\n\n{alone(check, data)}")
     return "\n\n".join(parts)
 
 
