@@ -149,9 +149,9 @@ class TranslatingNLG(TemplatedNaturalLanguageGenerator):
                 options = self.options_of(tracker)
                 if len(options) > MAX_OPTION_CARDS:
                     options = []
+                cards = [(lang, lang.response(CARD, english)) for lang in options]
                 message["translations"] = [
-                    self._translation(lang, lang.response(CARD, english) or "")
-                    for lang in options if lang.response(CARD, english)
+                    self._translation(lang, text) for lang, text in cards if text is not None
                 ]
             return message
         message["language"] = language.code

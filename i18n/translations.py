@@ -257,7 +257,6 @@ ORDER = ("ti", "so", "ar", "sq", "vi", "am", "fa", "ps", "ckb", "ro", "zh", "pl"
 @dataclass(frozen=True)
 class EnglishStrings:
     responses: dict[str, str]  # response name -> the English text translated (its default)
-    variants: dict[str, list[str]]  # response name -> every English text it may have
     buttons: dict[str, str]  # payload -> English title
 
     def all(self) -> Iterator[tuple[str, str, str]]:
@@ -278,7 +277,6 @@ def english_strings(domain: dict[str, Any] | None = None, strict: bool = True) -
         domain = yaml.safe_load(DOMAIN_PATH.read_text(encoding="utf-8"))
     all_responses: dict[str, list[dict[str, Any]]] = domain.get("responses") or {}
     responses: dict[str, str] = {}
-    variants: dict[str, list[str]] = {}
     buttons: dict[str, str] = {}
     for name in RESPONSES:
         if name not in all_responses:
@@ -287,14 +285,13 @@ def english_strings(domain: dict[str, Any] | None = None, strict: bool = True) -
             raise TranslationError(f"domain.yml has no response {name}")
         plain = [v for v in all_responses[name] if not v.get("condition")]
         responses[name] = str(plain[0]["text"]).strip()
-        variants[name] = [str(v["text"]).strip() for v in all_responses[name]]
         for button in plain[0].get("buttons") or []:
             payload, title = str(button["payload"]), str(button["title"])
             if buttons.setdefault(payload, title) != title:
                 raise TranslationError(
                     f"button {payload} has two English titles: {buttons[payload]!r}, {title!r}"
                 )
-    return EnglishStrings(responses, variants, buttons)
+    return EnglishStrings(responses, buttons)
 
 
 def out_of_date(language: Language, english: EnglishStrings) -> list[str]:
@@ -361,7 +358,3 @@ def offered(english: EnglishStrings | None = None,
         return []
     return [lang for lang in (languages().values() if among is None else among)
             if lang.response(card, english.responses[card]) is not None]
-
-
-def english_names(langs: Iterable[Language]) -> dict[str, str]:
-    return {lang.code: lang.english_name for lang in langs}

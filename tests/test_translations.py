@@ -116,7 +116,7 @@ def test_a_removed_response_is_named_too() -> None:
     english = english_strings()
     fewer = type(english)(
         {k: v for k, v in english.responses.items() if k != "utter_glad_safe"},
-        english.variants, english.buttons,
+        english.buttons,
     )
     assert "responses.utter_glad_safe: the English is gone" in out_of_date(lang, fewer)
 

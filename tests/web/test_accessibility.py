@@ -59,6 +59,19 @@ def test_no_axe_violations_in_other_languages(
     assert axe_violations(page, axe_source) == []
 
 
+def tab_to(page: Page, expression: str, wanted: str, presses: int) -> None:
+    """Press Tab until `expression` (about the focused element) is `wanted`; it must then show a
+    solid focus outline."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate(expression) == wanted:
+            break
+    else:
+        pytest.fail(f"{wanted!r} cannot be reached with Tab")
+    outline: str = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+
+
 def test_keyboard_only_language_choice(site: BotServers, page: Page) -> None:
     """Tab to the picker, arrow to a language and press Enter; the bot answers in it. Then back
     to English the same way. Arrowing through the list sends nothing until Enter."""
@@ -67,14 +80,7 @@ def test_keyboard_only_language_choice(site: BotServers, page: Page) -> None:
         pytest.fail(f"no language offered besides English: {languages}")
     chosen = languages[1]
     chat = ChatPage(page, site.web_url).open()
-    for _ in range(10):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.id") == "language-select":
-            break
-    else:
-        pytest.fail("the language picker cannot be reached with Tab")
-    outline: str = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-    assert outline == "solid"
+    tab_to(page, "document.activeElement.id", "language-select", presses=10)
     select = page.locator("#language-select")
 
     page.keyboard.press("ArrowDown")
@@ -108,14 +114,7 @@ def test_keyboard_only_conversation_with_visible_focus(site: BotServers, page: P
     focused: str = page.evaluate("document.activeElement.id")
     assert focused == "exit-this-page"  # quick exit comes first
     # Tab to the first answer button, and press Enter.
-    for _ in range(30):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.textContent") == "It's happening to me":
-            break
-    else:
-        pytest.fail("the answer buttons cannot be reached with Tab")
-    outline: str = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-    assert outline == "solid"
+    tab_to(page, "document.activeElement.textContent", "It's happening to me", presses=30)
     before = chat.bot_count()
     page.keyboard.press("Enter")
     chat.wait_for_bot(before)
