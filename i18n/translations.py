@@ -120,6 +120,8 @@ class Language:
     reviewed_on: dt.date | None
     # The name to say on a 999 call, when not the English name ("Mandarin" for Chinese).
     say: str | None = None
+    # A check short of a native speaker's review (a back-translation), if any.
+    checked: str | None = None
     responses: dict[str, Translated] = field(default_factory=dict)
     buttons: dict[str, Translated] = field(default_factory=dict)
     page: dict[str, Translated] = field(default_factory=dict)
@@ -215,6 +217,7 @@ def parse(data: Any, where: str) -> Language:
         reviewed_by=str(reviewed_by) if reviewed_by else None,
         reviewed_on=_date(reviewed_on, f"{where} review") if reviewed_on else None,
         say=str(data["say"]) if data.get("say") else None,
+        checked=str(translation["checked"]) if translation.get("checked") else None,
         responses=_strings(data.get("responses"), f"{where} responses"),
         buttons=_strings(data.get("buttons"), f"{where} buttons"),
         page=_strings(data.get("page"), f"{where} page"),

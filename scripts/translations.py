@@ -36,9 +36,9 @@ from i18n.translations import (  # noqa: E402
 def status_table(english: EnglishStrings | None = None) -> str:
     english = english or english_strings()
     rows = [
-        "| code | language | English name | direction | translated by | on | review | "
+        "| code | language | English name | direction | translated by | on | checked | review | "
         "missing | out of date |",
-        "| --- | --- | --- | --- | --- | --- | --- | ---: | ---: |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: |",
     ]
     for lang in load_all().values():
         review = lang.review_status
@@ -48,7 +48,7 @@ def status_table(english: EnglishStrings | None = None) -> str:
             review = "**draft**: needs a native speaker's review"
         rows.append(
             f"| `{lang.code}` | {lang.name} | {lang.english_name} | {lang.direction} | "
-            f"{lang.translated_by} | {lang.translated_on} | {review} | "
+            f"{lang.translated_by} | {lang.translated_on} | {lang.checked or 'no'} | {review} | "
             f"{len(missing(lang, english))} | {len(out_of_date(lang, english))} |"
         )
     return "\n".join(rows)
