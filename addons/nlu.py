@@ -61,6 +61,15 @@ def build_lexicon(english_examples: Iterable[str]) -> set[str]:
     return lexicon
 
 
+def lexicon_of(training_data: TrainingData) -> set[str]:
+    """The lexicon as training stores it: the English examples, not the other-language ones."""
+    return build_lexicon(
+        example.get(TEXT) or ""
+        for example in training_data.intent_examples
+        if example.get(INTENT) not in LANGUAGE_INTENTS
+    )
+
+
 def _typed_text(message: Message) -> str | None:
     """The text the user typed, or None for a button payload ("/intent"), which has no words."""
     text = message.get(TEXT) or ""
@@ -97,11 +106,7 @@ class LanguageGate(GraphComponent):
         return cls(model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        lexicon = build_lexicon(
-            example.get(TEXT) or ""
-            for example in training_data.intent_examples
-            if example.get(INTENT) not in LANGUAGE_INTENTS
-        )
+        lexicon = lexicon_of(training_data)
         with self._model_storage.write_to(self._resource) as directory:
             (directory / LEXICON_FILE).write_text(json.dumps(sorted(lexicon)), encoding="utf-8")
         return self._resource

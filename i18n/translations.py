@@ -96,6 +96,7 @@ class TranslationError(ValueError):
     """A translation file is missing or malformed."""
 
 
+@lru_cache(maxsize=1024)  # the bot asks for the same few English texts every turn
 def fingerprint(english: str) -> str:
     """The first 12 hex digits of the SHA-256 of the English text (spaces at the ends ignored)."""
     return hashlib.sha256(english.strip().encode("utf-8")).hexdigest()[:FINGERPRINT_LENGTH]

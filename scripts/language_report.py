@@ -26,37 +26,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
+
 from addons.language import Identification, LanguageCheck  # noqa: E402
-from addons.nlu import build_lexicon  # noqa: E402
+from addons.nlu import lexicon_of  # noqa: E402
 from i18n.translations import languages  # noqa: E402
 
 DETECTION_FILE = ROOT / "tests" / "language" / "detection.yml"
 OUTCOMES = ("right", "with its card", "picker", "English", "wrong")
 
 
-def training_examples() -> list[str]:
-    """The English training examples, as LanguageGate.train collects them."""
-    texts = []
-    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
-        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
-            if block.get("intent") in (None, "other_language", "language_unsure"):
-                continue
-            for line in str(block.get("examples", "")).splitlines():
-                line = line.strip()
-                if line.startswith("- "):
-                    texts.append(_plain(line[2:]))
-    return texts
-
-
-def _plain(text: str) -> str:
-    """An example without its entity annotations: [glasgow](uk_place) -> glasgow."""
-    import re
-
-    return re.sub(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}", lambda m: m[1] or m[2], text)
-
-
 def make_check() -> LanguageCheck:
-    return LanguageCheck(build_lexicon(training_examples()), languages())
+    """The detector as the trained bot has it: the lexicon of data/nlu, the bot's languages."""
+    return LanguageCheck(lexicon_of(load_data(str(ROOT / "data" / "nlu"))), languages())
 
 
 def outcome(found: Identification, expected: str | None) -> str:
