@@ -129,3 +129,20 @@ def test_an_unchecked_link_is_served_only_when_nothing_checked_exists_and_says_s
     ActionShowResources(parse_catalogue(document)).run(dispatcher, tracker, domain())
     links = [m["text"] for m in dispatcher.messages if "\nhttps://" in m["text"]]
     assert links and all(UNVERIFIED_NOTE in text for text in links)
+
+
+def test_a_list_in_another_language_ends_with_the_note_and_keeps_the_language() -> None:
+    messages, _ = run_resources(
+        {"resource_category": "legal_support", "language": "ti"}, "resource_legal"
+    )
+    # The note is a domain response, so Rasa's generator shows it in Tigrinya (addons/nlg.py).
+    assert messages[-2]["response"] == "utter_interpreter_note"
+    assert payloads(messages[-1]) == [
+        '/ask_resources{"language": "ti"}', '/talk_to_person{"language": "ti"}',
+        '/restart{"language": "ti"}',
+    ]
+    english, _ = run_resources(
+        {"resource_category": "legal_support", "language": "en"}, "resource_legal"
+    )
+    assert all(m.get("response") != "utter_interpreter_note" for m in english)
+    assert payloads(english[-1])[-1] == "/restart"
