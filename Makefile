@@ -34,7 +34,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPAC
 .PHONY: help install spacy train run shell actions test lint typecheck test-actions validate \
         test-stories test-e2e test-conversations test-web chromium check-links clean test-nlu \
         evaluate
-.PHONY: run-production test-production production-services
+.PHONY: run-production test-production production-services status
 
 help:
 	@echo "make run    install, build, train if needed, and start the bot"
@@ -43,6 +43,7 @@ help:
 	@echo "make check-links  report dead or moved links in content/catalogue.yml"
 	@echo "make evaluate     NLU reports: held-out messages and cross-validation"
 	@echo "make run-production  Rasa servers sharing PostgreSQL and Redis (docs/production.md)"
+	@echo "make status       which servers of make run are up, their pids and restarts"
 	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-nlu test-stories"
 	@echo "       test-e2e test-conversations test-production test-web bench clean"
 
@@ -79,6 +80,10 @@ run: $(MODEL)
 # store and the Redis lock store named by DB_* and REDIS_* (endpoints.production.yml).
 run-production: $(MODEL)
 	ENDPOINTS=endpoints.production.yml $(BIN)/python scripts/serve.py
+
+# Which servers of `make run` are up, their pids and restarts (RASA_PORT picks the run).
+status: $(VENV)/.installed
+	$(BIN)/python scripts/supervise.py status
 
 actions: $(VENV)/.installed
 	SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions

@@ -31,6 +31,7 @@ from typing import IO
 if __package__ in (None, ""):  # run as a script: make `scripts` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts.supervise import Program, Supervisor  # noqa: E402
 from scripts.web import embed_snippet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,30 +168,40 @@ class BotServers:
         self.processes.append(process)
         return process
 
-    def start_actions(self) -> None:
+    def actions_program(self) -> Program:
         env = self._env()
         env["SANIC_HOST"] = "127.0.0.1"  # the action server is never exposed
-        self._spawn(
+        return Program(
+            "actions",
             [*RASA_CLI, "run", "actions", "--actions", "actions",
              "--port", str(self.actions_port)],
-            env,
+            env, startsecs=10,
         )
+
+    def start_actions(self) -> None:
+        program = self.actions_program()
+        self._spawn(list(program.args), dict(program.env))
         self.ready_urls.add(f"{self.actions_url}/health")
 
-    def start_rasa(self, port: int | None = None) -> None:
-        """Starts the Rasa server on `port` (rasa_port by default)."""
-        port = self.rasa_port if port is None else port
+    def rasa_program(self, port: int) -> Program:
         if not self.model.exists():
             raise SystemExit(f"No trained model at {self.model}: run `make train` first.")
-        self.rasa_processes[port] = self._spawn(
+        return Program(
+            f"rasa-{port}",
             [*RASA_CLI, "run", "--model", str(self.model),
              "--port", str(port), "--interface", self.interface,
              "--endpoints", str(self._endpoints_file(port)),
              "--credentials", str(ROOT / "credentials.yml"),
              "--response-timeout", str(RESPONSE_TIMEOUT),  # with the API; SANIC_... without
              *self._rasa_hardening_args()],
-            self._env(),
+            self._env(), startsecs=30,
         )
+
+    def start_rasa(self, port: int | None = None) -> None:
+        """Starts the Rasa server on `port` (rasa_port by default)."""
+        port = self.rasa_port if port is None else port
+        program = self.rasa_program(port)
+        self.rasa_processes[port] = self._spawn(list(program.args), dict(program.env))
         self.ready_urls.add(f"http://localhost:{port}/webhooks/rest/")
 
     def stop_rasa(self, port: int) -> None:
@@ -217,8 +228,8 @@ class BotServers:
             args += ["--cors", *self.cors_origins]
         return args
 
-    def start_web(self) -> None:
-        """The chat page server, which proxies messages to this Rasa's webhook."""
+    def web_program(self) -> Program:
+        """The chat page server, which proxies messages to the Rasa servers' webhooks."""
         if self.web_port is None:
             raise ValueError("no web_port")
         env = self._env()
@@ -227,8 +238,25 @@ class BotServers:
         env["RASA_WEBHOOK"] = ",".join(self.webhook_urls)
         if self.exit_url is not None:
             env["EXIT_URL"] = self.exit_url
-        self._spawn([str(BIN / "python"), str(ROOT / "scripts" / "web.py")], env)
+        return Program("web", [str(BIN / "python"), str(ROOT / "scripts" / "web.py")], env,
+                       startsecs=3)
+
+    def start_web(self) -> None:
+        program = self.web_program()
+        self._spawn(list(program.args), dict(program.env))
         self.ready_urls.add(f"{self.web_url}healthz")
+
+    def programs(self) -> list[Program]:
+        """Every server, for supervisord (`make run`): the action server, the Rasa servers and
+        the chat page server."""
+        programs = [self.actions_program(), *(self.rasa_program(p) for p in self.rasa_ports)]
+        return programs + ([self.web_program()] if self.web_port is not None else [])
+
+    def health_urls(self) -> list[str]:
+        """What answers once every server is ready."""
+        urls = [f"{self.actions_url}/health"]
+        urls += [f"http://localhost:{port}/webhooks/rest/" for port in self.rasa_ports]
+        return urls + ([f"{self.web_url}healthz"] if self.web_port is not None else [])
 
     def start(self) -> None:
         self.start_actions()
@@ -340,17 +368,32 @@ def main() -> None:
         web_interface=os.environ.get("WEB_INTERFACE"),
     )
 
+    run_dir = ROOT / "build" / "run" / str(rasa_port)
+    supervisor = Supervisor(servers.programs(), run_dir)
+
     def shut_down(signum: int, _frame: FrameType | None) -> None:
         print(f"\nStopping (signal {signum})...", flush=True)
-        servers.stop()
+        supervisor.stop()
         sys.exit(0)
 
     signal.signal(signal.SIGINT, shut_down)
     signal.signal(signal.SIGTERM, shut_down)
-    print("Starting the action server, Rasa and the chat page (the model takes a few seconds "
-          "to load)...",
+    print("Starting the action server, Rasa and the chat page under supervisord (the model "
+          "takes a few seconds to load)...",
           flush=True)
-    servers.start()
+    supervisor.start()
+    pending = set(servers.health_urls())
+    deadline = time.monotonic() + READY_TIMEOUT
+    while pending:
+        if not supervisor.running():
+            raise SystemExit(f"supervisord stopped while starting: see {run_dir}/")
+        failed = [str(p["name"]) for p in _safe_info(supervisor) if p["statename"] == "FATAL"]
+        if failed or time.monotonic() > deadline:
+            supervisor.stop()
+            what = ", ".join(failed) if failed else "servers not ready"
+            raise SystemExit(f"{what} after {READY_TIMEOUT:.0f} s: see the logs in {run_dir}/")
+        pending = {url for url in pending if not _answers(url)}
+        time.sleep(0.5)
     print(
         "\nThe triage bot is running.\n"
         f"  Chat page:     {servers.web_url}\n"
@@ -358,17 +401,27 @@ def main() -> None:
         + "".join(f"  REST webhook:  {url}\n" for url in servers.webhook_urls)
         + f"  Action server: {servers.actions_url} (loopback only)\n"
         f"  Endpoints:     {endpoints}\n"
+        f"  Logs:          {run_dir}/ (one a server; supervisord.log: exits and restarts)\n"
+        f"  Status:        make status RASA_PORT={rasa_port}\n"
+        "A server that stops is started again by supervisord; the others go on answering.\n"
         "Try:\n"
         f"  curl -s -X POST {servers.webhook_url} -H 'Content-Type: application/json' \\\n"
         "       -d '{\"sender\": \"try-1\", \"message\": \"hello\"}'\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    while all(p.poll() is None for p in servers.processes):
+    while supervisor.running():
         time.sleep(1)
-    print("A server stopped unexpectedly; stopping the others.", file=sys.stderr)
-    servers.stop()
+    print("supervisord stopped unexpectedly.", file=sys.stderr)
     sys.exit(1)
+
+
+def _safe_info(supervisor: Supervisor) -> list[dict[str, object]]:
+    """Each program's state, or nothing while supervisord's socket is not up yet."""
+    try:
+        return supervisor.info()
+    except OSError:
+        return []
 
 
 if __name__ == "__main__":

@@ -272,12 +272,21 @@ async def message(request: web.Request) -> web.Response:
             async with request.app[CLIENT].post(
                 webhooks[(first + attempt) % len(webhooks)], json={"sender": sid, "message": text}
             ) as response:
+                if response.status == 503:
+                    # A Rasa server still loading its model (after a restart) refuses a message
+                    # before taking it (addons/channel.py): the next server may take it.
+                    continue
                 if response.status != 200:
                     raise web.HTTPBadGateway(reason="the bot did not answer")
                 replies = await response.json(content_type=None)
             return web.json_response(_bot_messages(replies))
         except aiohttp.ClientConnectorError:
             continue  # not connected, so not delivered: the next server may take it
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            # The connection closed or reset with no answer at all: the server died (a
+            # listening socket that dies resets the connections waiting on it; a server that
+            # dies in the middle of a turn has not stored it). The next server takes it.
+            continue
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             # Sent but unanswered: it may have been handled, so it is not sent twice.
             raise web.HTTPBadGateway(reason="the bot cannot be reached") from error
@@ -286,7 +295,13 @@ async def message(request: web.Request) -> web.Response:
 
 async def _client_context(app: web.Application) -> Any:
     timeout = aiohttp.ClientTimeout(total=RASA_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(timeout=timeout) as client:
+    # A new connection for each message: a kept-alive one to a Rasa server that has died fails
+    # only once the message is written (so it cannot go to the next server: it may have been
+    # taken), while a new one to a dead server is refused before anything is sent, and the next
+    # server takes the message. Connecting on loopback or a private network costs far less
+    # than a turn.
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as client:
         app[CLIENT] = client
         yield
 

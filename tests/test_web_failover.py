@@ -3,6 +3,7 @@ server that is down is skipped, and no message is ever sent twice."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -96,6 +97,36 @@ async def test_an_error_after_delivery_is_not_sent_again(
     answers = await _chat(f"{url_a},{url_b}", ["one"])
     assert answers[0][0] == 502
     assert a.received == ["one"] and b.received == []
+
+
+async def test_a_server_still_starting_is_skipped(
+    two_rasas: tuple[FakeRasa, FakeRasa, str, str],
+) -> None:
+    """503 is the channel's "the bot is starting", given before the message is taken."""
+    a, b, url_a, url_b = two_rasas
+    a.status = 503
+    answers = await _chat(f"{url_a},{url_b}", ["one", "two"])
+    assert answers == [(200, [{"text": "b got it"}])] * 2
+    assert b.received == ["one", "two"]
+
+
+async def test_a_server_that_dies_with_no_answer_is_skipped(
+    two_rasas: tuple[FakeRasa, FakeRasa, str, str],
+) -> None:
+    """A connection closed with no answer (a server killed as the message arrives)."""
+    _, b, _, url_b = two_rasas
+
+    async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    dying = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = dying.sockets[0].getsockname()[1]
+    try:
+        answers = await _chat(f"http://127.0.0.1:{port}/webhooks/rest/webhook,{url_b}", ["one"])
+    finally:
+        dying.close()
+    assert answers == [(200, [{"text": "b got it"}])]
+    assert b.received == ["one"]
 
 
 async def test_all_servers_down_is_a_bad_gateway() -> None:

@@ -1,7 +1,8 @@
 """`make run-production`'s command (scripts/serve.py with ENDPOINTS=endpoints.production.yml)
 on real PostgreSQL and Redis, with a retention of 6 seconds: a conversation through the chat
 page is stored, then, once idle, loses everything the user typed while its intents and actions
-stay; the servers' output never shows what the user typed."""
+stay; the servers' output never shows what the user typed. Then one of the two Rasa servers is
+killed: the page sends every message to the other meanwhile, and supervisord starts it again."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from scripts.serve import ROOT
+from scripts.supervise import info, wait_until
 from tests.production.services import Postgres, Redis, free_port
 
 pytestmark = pytest.mark.production
@@ -130,7 +133,44 @@ def test_typed_words_are_gone_after_the_retention_and_never_logged(
     assert "action_listen" in [row[2] for row in rows if row[0] == "action"]
     assert len([row for row in rows if row[0] == "bot"]) >= len(MESSAGES)
 
-    # At the default log level the servers report the redaction, never the message.
-    output = log_path.read_text(errors="replace")
+    # At the default log level the servers report the redaction, never the message: in
+    # serve.py's output and in every log of the run's supervisor (one a server).
+    run_dir = ROOT / "build" / "run" / env["RASA_PORT"]
+    output = log_path.read_text(errors="replace") + "".join(
+        path.read_text(errors="replace") for path in sorted(run_dir.glob("*.log")))
     assert "Redacted the stored user text of" in output
     assert WORD not in output
+
+
+def test_a_rasa_server_killed_the_page_uses_the_other_and_it_comes_back(
+    production: tuple[dict[str, str], Path],
+) -> None:
+    env, _ = production
+    rasa_port = int(env["RASA_PORT"])
+    run_dir = ROOT / "build" / "run" / env["RASA_PORT"]
+    name = f"rasa-{rasa_port + 1}"
+    old = next(int(p["pid"]) for p in info(run_dir) if p["name"] == name)
+    os.kill(old, signal.SIGKILL)
+    page = f"http://localhost:{env['WEB_PORT']}"
+    # Each turn goes to the next server in turn: half of them would have met the dead one.
+    for number in range(6):
+        sid = _post(f"{page}/api/session", {})["id"]
+        started = time.monotonic()
+        try:
+            answer = _post(f"{page}/api/message", {"id": sid, "message": "he has a knife"})
+        except urllib.error.HTTPError as error:
+            pytest.fail(f"turn {number}, after {time.monotonic() - started:.1f} s: {error} "
+                        f"{error.reason}")
+        assert "Call 999 now" in " ".join(r.get("text", "") for r in answer), number
+    assert wait_until(
+        lambda: _up(f"http://127.0.0.1:{rasa_port + 1}/webhooks/rest/"), 240
+    ), "the killed Rasa server did not come back"
+    assert next(int(p["pid"]) for p in info(run_dir) if p["name"] == name) != old
+
+
+def _up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

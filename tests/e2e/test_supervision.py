@@ -1,0 +1,168 @@
+"""`make run`'s command (scripts/serve.py) under supervisord: SIGKILL each kind of server in turn.
+The others keep answering (a danger message gets 999 throughout), and the one killed is back by
+itself; a crash loop backs off; a stop leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.serve import ROOT
+from scripts.supervise import LOG_NAME, Program, Supervisor, exits, info, wait_until
+from tests.e2e.conftest import free_port, require_model
+
+pytestmark = pytest.mark.e2e
+
+DANGER = "he has a knife and is outside my door"
+
+
+class Run:
+    """The running `make run`: its ports, its supervisor's folder, its output."""
+
+    def __init__(self, process: subprocess.Popen[bytes], env: dict[str, str], log: Path) -> None:
+        self.process = process
+        self.rasa_port = int(env["RASA_PORT"])
+        self.actions_port = int(env["ACTIONS_PORT"])
+        self.web_port = int(env["WEB_PORT"])
+        self.run_dir = ROOT / "build" / "run" / env["RASA_PORT"]
+        self.log = log
+
+    def pid(self, name: str) -> int:
+        return int(next(p["pid"] for p in info(self.run_dir) if p["name"] == name))
+
+    def pids(self) -> list[int]:
+        return [int(p["pid"]) for p in info(self.run_dir) if p["pid"]]
+
+    def say(self, message: str, sender: str = "supervision") -> list[dict[str, Any]]:
+        body = json.dumps({"sender": sender, "message": message}).encode()
+        request = urllib.request.Request(
+            f"http://localhost:{self.rasa_port}/webhooks/rest/webhook", data=body,
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            replies: list[dict[str, Any]] = json.load(response)
+        return replies
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def page(run: Run) -> str:
+    with urllib.request.urlopen(f"http://localhost:{run.web_port}/", timeout=5) as response:
+        return str(response.read().decode("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def run() -> Iterator[Run]:
+    require_model()
+    env = {**os.environ, "RASA_PORT": str(free_port()), "ACTIONS_PORT": str(free_port()),
+           "WEB_PORT": str(free_port())}
+    log = ROOT / "build" / "e2e-make-run.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "scripts/serve.py"], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    started = Run(process, env, log)
+    try:
+        assert wait_until(lambda: "The triage bot is running." in log.read_text(), 240), (
+            f"make run did not start: see {log}")
+        yield started
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # Ctrl-C
+            process.wait(timeout=120)
+
+
+def test_the_action_server_killed_rasa_still_gives_999_and_the_lists_come_back(run: Run) -> None:
+    old = run.pid("actions")
+    os.kill(old, signal.SIGKILL)
+    texts = " ".join(r.get("text", "") for r in run.say(DANGER, "actions-down"))
+    assert "Call 999 now" in texts
+    back = wait_until(lambda: answers(f"http://localhost:{run.actions_port}/health"), 30)
+    assert back and run.pid("actions") != old
+    run.say("/ask_resources", "actions-back")
+    texts = " ".join(r.get("text", "") for r in run.say("/resource_legal", "actions-back"))
+    assert "atleu.org.uk" in texts
+
+
+def test_rasa_killed_the_page_still_shows_999_and_rasa_comes_back(run: Run) -> None:
+    old = run.pid(f"rasa-{run.rasa_port}")
+    web = run.pid("web")
+    os.kill(old, signal.SIGKILL)
+    assert not answers(f"http://localhost:{run.rasa_port}/webhooks/rest/")
+    html = page(run)
+    assert "999" in html and "08000 121 700" in html
+    back = wait_until(lambda: answers(f"http://localhost:{run.rasa_port}/webhooks/rest/"), 180)
+    assert back and run.pid(f"rasa-{run.rasa_port}") != old
+    assert "Call 999 now" in " ".join(r.get("text", "") for r in run.say(DANGER, "rasa-back"))
+    assert run.pid("web") == web
+
+
+def test_the_page_server_killed_is_back_within_10_s_and_rasa_is_untouched(run: Run) -> None:
+    rasa = run.pid(f"rasa-{run.rasa_port}")
+    old = run.pid("web")
+    os.kill(old, signal.SIGKILL)
+    assert wait_until(lambda: answers(f"http://localhost:{run.web_port}/healthz"), 10, 0.2)
+    assert run.pid("web") != old
+    assert run.pid(f"rasa-{run.rasa_port}") == rasa
+    assert "Call 999 now" in " ".join(r.get("text", "") for r in run.say(DANGER, "web-back"))
+
+
+def test_the_log_says_which_server_exited_and_how_never_what_was_said(run: Run) -> None:
+    ended = exits(run.run_dir)
+    for name in ("actions", f"rasa-{run.rasa_port}", "web"):
+        assert ended.get(name) == ["terminated by SIGKILL"], ended
+    logs = " ".join(path.read_text(errors="replace") for path in run.run_dir.glob("*.log"))
+    assert "knife" not in logs
+
+
+def test_make_status_shows_each_server_its_pid_and_restarts(run: Run) -> None:
+    shown = subprocess.run(
+        [sys.executable, "scripts/supervise.py", "status", str(run.run_dir)], cwd=ROOT,
+        capture_output=True, text=True, check=True).stdout
+    for name in ("actions", f"rasa-{run.rasa_port}", "web"):
+        line = next(line for line in shown.splitlines() if line.startswith(name))
+        # STARTING: up, not yet for the program's startsecs (30 s for Rasa).
+        assert ("RUNNING" in line or "STARTING" in line) and str(run.pid(name)) in line
+        assert "terminated by SIGKILL" in line
+
+
+def test_ctrl_c_leaves_no_process_behind(run: Run) -> None:
+    pids = run.pids()
+    run.process.send_signal(signal.SIGINT)
+    assert run.process.wait(timeout=120) == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_server_that_keeps_crashing_is_retried_with_growing_waits(tmp_path: Path) -> None:
+    crash = Program("crashing", [sys.executable, "-c", "import sys; sys.exit(3)"], startsecs=2)
+    supervisor = Supervisor([crash], tmp_path)
+    supervisor.start()
+    try:
+        assert wait_until(lambda: len(exits(tmp_path).get("crashing", [])) >= 5, 45)
+    finally:
+        supervisor.stop()
+    log = (tmp_path / LOG_NAME).read_text()
+    spawned = [line[:23] for line in log.splitlines() if "spawned: 'crashing'" in line]
+    times = [time.mktime(time.strptime(t[:19], "%Y-%m-%d %H:%M:%S")) + int(t[20:]) / 1000
+             for t in spawned]
+    waits = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    # 1 s, 2 s, 3 s, 4 s... (give or take supervisord's 1 s tick): not a tight loop.
+    assert len(waits) >= 4 and waits[3] > waits[0] + 1, waits
+    assert exits(tmp_path)["crashing"][0] == "exit status 3"
