@@ -31,7 +31,7 @@ from typing import IO
 if __package__ in (None, ""):  # run as a script: make `scripts` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.supervise import Program, Supervisor  # noqa: E402
+from scripts.supervise import Program, Supervisor, states  # noqa: E402
 from scripts.web import embed_snippet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -387,7 +387,7 @@ def main() -> None:
     while pending:
         if not supervisor.running():
             raise SystemExit(f"supervisord stopped while starting: see {run_dir}/")
-        failed = [str(p["name"]) for p in _safe_info(supervisor) if p["statename"] == "FATAL"]
+        failed = [name for name, state in states(run_dir).items() if state == "FATAL"]
         if failed or time.monotonic() > deadline:
             supervisor.stop()
             what = ", ".join(failed) if failed else "servers not ready"
@@ -414,14 +414,6 @@ def main() -> None:
         time.sleep(1)
     print("supervisord stopped unexpectedly.", file=sys.stderr)
     sys.exit(1)
-
-
-def _safe_info(supervisor: Supervisor) -> list[dict[str, object]]:
-    """Each program's state, or nothing while supervisord's socket is not up yet."""
-    try:
-        return supervisor.info()
-    except OSError:
-        return []
 
 
 if __name__ == "__main__":

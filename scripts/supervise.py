@@ -125,6 +125,7 @@ class Supervisor:
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        stop_left_over(self.run_dir)
         (self.run_dir / SOCKET_NAME).unlink(missing_ok=True)
         self.config_path.write_text(config(self.programs, self.run_dir), encoding="utf-8")
         self.process = subprocess.Popen(
@@ -155,6 +156,30 @@ class Supervisor:
         return info(self.run_dir)
 
 
+def stop_left_over(run_dir: Path, timeout: float = 90) -> None:
+    """A supervisord of an earlier run in the same folder (its serve.py was killed, not
+    stopped) still holds the ports: stop it, and its servers, before starting again."""
+    try:
+        pid = int((run_dir / "supervisord.pid").read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return
+    if "supervisord" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+        return  # the pid is someone else's now
+    print(f"Stopping the supervisord left over from an earlier run (pid {pid})...", flush=True)
+    os.kill(pid, signal.SIGTERM)
+    if not wait_until(lambda: not _alive(pid), timeout):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for its parent to collect it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def rpc(run_dir: Path) -> Any:
     """supervisord's XML-RPC interface over its unix socket (what supervisorctl uses)."""
     from supervisor.xmlrpc import SupervisorTransport
@@ -166,6 +191,15 @@ def rpc(run_dir: Path) -> Any:
 def info(run_dir: Path) -> list[dict[str, Any]]:
     processes: list[dict[str, Any]] = rpc(run_dir).getAllProcessInfo()
     return processes
+
+
+def states(run_dir: Path) -> dict[str, str]:
+    """Each program's state (RUNNING, STARTING, BACKOFF, FATAL...), or nothing while
+    supervisord's socket is not up."""
+    try:
+        return {str(p["name"]): str(p["statename"]) for p in info(run_dir)}
+    except OSError:
+        return {}
 
 
 def exits(run_dir: Path) -> dict[str, list[str]]:

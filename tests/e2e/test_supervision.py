@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from scripts.serve import ROOT
-from scripts.supervise import LOG_NAME, Program, Supervisor, exits, info, wait_until
+from scripts.supervise import LOG_NAME, Program, Supervisor, exits, info, states, wait_until
 from tests.e2e.conftest import free_port, require_model
 
 pytestmark = pytest.mark.e2e
@@ -166,3 +166,20 @@ def test_a_server_that_keeps_crashing_is_retried_with_growing_waits(tmp_path: Pa
     # 1 s, 2 s, 3 s, 4 s... (give or take supervisord's 1 s tick): not a tight loop.
     assert len(waits) >= 4 and waits[3] > waits[0] + 1, waits
     assert exits(tmp_path)["crashing"][0] == "exit status 3"
+
+
+def test_a_supervisor_left_over_from_a_killed_run_is_stopped_first(tmp_path: Path) -> None:
+    sleeper = Program("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])
+    first = Supervisor([sleeper], tmp_path)
+    first.start()
+    assert wait_until(lambda: states(tmp_path) == {"sleeper": "RUNNING"}, 30)
+    old = [int(p["pid"]) for p in info(tmp_path)][0]
+    second = Supervisor([sleeper], tmp_path)  # serve.py killed, then started again
+    try:
+        second.start()
+        assert first.process is not None and first.process.wait(timeout=60) == 0
+        with pytest.raises(ProcessLookupError):
+            os.kill(old, 0)
+        assert wait_until(lambda: states(tmp_path) == {"sleeper": "RUNNING"}, 30)
+    finally:
+        second.stop()
