@@ -71,7 +71,8 @@ def _server_env() -> dict[str, str]:
     return env
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether the URL answers 200 within 2 s (a health check)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
@@ -276,7 +277,7 @@ class BotServers:
             if time.monotonic() > deadline:
                 self.stop()
                 raise TimeoutError(f"servers not ready after {timeout:.0f} s: {sorted(pending)}")
-            pending = {url for url in pending if not _answers(url)}
+            pending = {url for url in pending if not answers(url)}
             time.sleep(0.5)
 
     def stop(self) -> None:
@@ -392,7 +393,7 @@ def main() -> None:
             supervisor.stop()
             what = ", ".join(failed) if failed else "servers not ready"
             raise SystemExit(f"{what} after {READY_TIMEOUT:.0f} s: see the logs in {run_dir}/")
-        pending = {url for url in pending if not _answers(url)}
+        pending = {url for url in pending if not answers(url)}
         time.sleep(0.5)
     print(
         "\nThe triage bot is running.\n"

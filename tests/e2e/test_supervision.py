@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from scripts.serve import ROOT
+from scripts.serve import ROOT, answers
 from scripts.supervise import LOG_NAME, Program, Supervisor, exits, info, states, wait_until
 from tests.e2e.conftest import free_port, require_model
 
@@ -52,14 +51,6 @@ class Run:
         with urllib.request.urlopen(request, timeout=30) as response:
             replies: list[dict[str, Any]] = json.load(response)
         return replies
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 def page(run: Run) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from scripts.serve import ROOT
+from scripts.serve import ROOT, answers
 from scripts.supervise import info, wait_until
 from tests.production.services import Postgres, Redis, free_port
 
@@ -163,14 +163,7 @@ def test_a_rasa_server_killed_the_page_uses_the_other_and_it_comes_back(
                         f"{error.reason}")
         assert "Call 999 now" in " ".join(r.get("text", "") for r in answer), number
     assert wait_until(
-        lambda: _up(f"http://127.0.0.1:{rasa_port + 1}/webhooks/rest/"), 240
+        lambda: answers(f"http://127.0.0.1:{rasa_port + 1}/webhooks/rest/"), 240
     ), "the killed Rasa server did not come back"
     assert next(int(p["pid"]) for p in info(run_dir) if p["name"] == name) != old
 
-
-def _up(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
