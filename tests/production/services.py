@@ -149,3 +149,16 @@ class Redis:
         """The REDIS_* variables of endpoints.production.yml."""
         return {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.port), "REDIS_DB": "1",
                 "REDIS_PASSWORD": self.password}
+
+
+def two_free_ports() -> int:
+    """A free port whose next port is free too (RASA_SERVERS=2 uses both)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two free ports in a row")

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import pytest
 
 from scripts.serve import ROOT, answers
 from scripts.supervise import info, wait_until
-from tests.production.services import Postgres, Redis, free_port
+from tests.production.services import Postgres, Redis, free_port, two_free_ports
 
 pytestmark = pytest.mark.production
 
@@ -32,19 +31,6 @@ RETENTION_MINUTES = 0.1
 WORD = "brackenholt" + secrets.token_hex(3)  # typed by the user only
 MESSAGES = ["hello", f"my neighbour {WORD} is kept in a shed at the farm", "no",
             "what is the nrm"]
-
-
-def _two_free_ports() -> int:
-    """A free port whose next port is free too (RASA_SERVERS=2 uses both)."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two free ports in a row")
 
 
 def _post(url: str, body: dict[str, Any]) -> Any:
@@ -59,7 +45,7 @@ def production(
     postgres: Postgres, redis_server: Redis, log_dir: Path
 ) -> Iterator[tuple[dict[str, str], Path]]:
     """What `make run-production` runs, until it says the bot is running."""
-    rasa_port = _two_free_ports()
+    rasa_port = two_free_ports()
     env = {
         **os.environ,
         **postgres.create_database("run_production"),
