@@ -153,3 +153,27 @@ def test_a_rasa_server_killed_the_page_uses_the_other_and_it_comes_back(
     ), "the killed Rasa server did not come back"
     assert next(int(p["pid"]) for p in info(run_dir) if p["name"] == name) != old
 
+
+
+def test_the_action_and_page_servers_killed_come_back_and_rasa_goes_on(
+    production: tuple[dict[str, str], Path],
+) -> None:
+    env, _ = production
+    run_dir = ROOT / "build" / "run" / env["RASA_PORT"]
+    page = f"http://localhost:{env['WEB_PORT']}"
+
+    def pid(name: str) -> int:
+        return next(int(p["pid"]) for p in info(run_dir) if p["name"] == name)
+
+    rasa = [pid(f"rasa-{int(env['RASA_PORT']) + n}") for n in (0, 1)]
+    os.kill(pid("actions"), signal.SIGKILL)
+    sid = _post(f"{page}/api/session", {})["id"]
+    answer = _post(f"{page}/api/message", {"id": sid, "message": "he has a knife"})
+    assert "Call 999 now" in " ".join(r.get("text", "") for r in answer)
+    assert wait_until(lambda: answers(f"http://localhost:{env['ACTIONS_PORT']}/health"), 30)
+
+    old_web = pid("web")
+    os.kill(old_web, signal.SIGKILL)
+    assert wait_until(lambda: answers(f"{page}/healthz"), 10, 0.2)
+    assert pid("web") != old_web
+    assert [pid(f"rasa-{int(env['RASA_PORT']) + n}") for n in (0, 1)] == rasa  # untouched
