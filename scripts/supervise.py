@@ -193,6 +193,11 @@ def info(run_dir: Path) -> list[dict[str, Any]]:
     return processes
 
 
+def pid(run_dir: Path, name: str) -> int:
+    """The process id of program `name` (0 when it is not running)."""
+    return next(int(p["pid"]) for p in info(run_dir) if p["name"] == name)
+
+
 def states(run_dir: Path) -> dict[str, str]:
     """Each program's state (RUNNING, STARTING, BACKOFF, FATAL...), or nothing while
     supervisord's socket is not up."""

@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 
 from scripts.serve import ROOT, answers
-from scripts.supervise import LOG_NAME, Program, Supervisor, exits, info, states, wait_until
+from scripts.supervise import (
+    LOG_NAME,
+    Program,
+    Supervisor,
+    exits,
+    info,
+    pid,
+    states,
+    wait_until,
+)
 from tests.e2e.conftest import free_port, require_model
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +47,7 @@ class Run:
         self.log = log
 
     def pid(self, name: str) -> int:
-        return int(next(p["pid"] for p in info(self.run_dir) if p["name"] == name))
+        return pid(self.run_dir, name)
 
     def pids(self) -> list[int]:
         return [int(p["pid"]) for p in info(self.run_dir) if p["pid"]]
@@ -136,9 +145,9 @@ def test_ctrl_c_leaves_no_process_behind(run: Run) -> None:
     pids = run.pids()
     run.process.send_signal(signal.SIGINT)
     assert run.process.wait(timeout=120) == 0
-    for pid in pids:
+    for gone in pids:
         with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+            os.kill(gone, 0)
 
 
 def test_a_server_that_keeps_crashing_is_retried_with_growing_waits(tmp_path: Path) -> None:
@@ -164,7 +173,7 @@ def test_a_supervisor_left_over_from_a_killed_run_is_stopped_first(tmp_path: Pat
     first = Supervisor([sleeper], tmp_path)
     first.start()
     assert wait_until(lambda: states(tmp_path) == {"sleeper": "RUNNING"}, 30)
-    old = [int(p["pid"]) for p in info(tmp_path)][0]
+    old = pid(tmp_path, "sleeper")
     second = Supervisor([sleeper], tmp_path)  # serve.py killed, then started again
     try:
         second.start()

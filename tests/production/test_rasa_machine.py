@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from scripts.serve import BIN, ROOT, answers
-from scripts.supervise import exits, info, wait_until
+from scripts.supervise import exits, info, pid, wait_until
 from tests.production.services import Postgres, Redis, two_free_ports
 
 pytestmark = pytest.mark.production
@@ -54,9 +54,9 @@ def machine(postgres: Postgres, redis_server: Redis) -> Iterator[list[int]]:
         pids = [int(p["pid"]) for p in info(RUN_DIR) if p["pid"]]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=120) == 0
-        for pid in pids:
+        for gone in pids:
             with pytest.raises(ProcessLookupError):
-                os.kill(pid, 0)
+                os.kill(gone, 0)
 
 
 def _danger(port: int) -> str:
@@ -74,7 +74,7 @@ def test_both_servers_of_the_machine_answer(machine: list[int]) -> None:
 
 def test_a_server_killed_comes_back_by_itself(machine: list[int]) -> None:
     name = f"rasa-{machine[1]}"
-    old = next(int(p["pid"]) for p in info(RUN_DIR) if p["name"] == name)
+    old = pid(RUN_DIR, name)
     os.kill(old, signal.SIGKILL)
     assert "Call 999 now" in _danger(machine[0])  # the other answers meanwhile
     assert wait_until(lambda: answers(f"http://127.0.0.1:{machine[1]}/webhooks/rest/"), 240)

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from scripts.serve import ROOT, answers
-from scripts.supervise import info, wait_until
+from scripts.supervise import pid, wait_until
 from tests.production.services import Postgres, Redis, free_port, two_free_ports
 
 pytestmark = pytest.mark.production
@@ -135,7 +135,7 @@ def test_a_rasa_server_killed_the_page_uses_the_other_and_it_comes_back(
     rasa_port = int(env["RASA_PORT"])
     run_dir = ROOT / "build" / "run" / env["RASA_PORT"]
     name = f"rasa-{rasa_port + 1}"
-    old = next(int(p["pid"]) for p in info(run_dir) if p["name"] == name)
+    old = pid(run_dir, name)
     os.kill(old, signal.SIGKILL)
     page = f"http://localhost:{env['WEB_PORT']}"
     # Each turn goes to the next server in turn: half of them would have met the dead one.
@@ -151,7 +151,7 @@ def test_a_rasa_server_killed_the_page_uses_the_other_and_it_comes_back(
     assert wait_until(
         lambda: answers(f"http://127.0.0.1:{rasa_port + 1}/webhooks/rest/"), 240
     ), "the killed Rasa server did not come back"
-    assert next(int(p["pid"]) for p in info(run_dir) if p["name"] == name) != old
+    assert pid(run_dir, name) != old
 
 
 
@@ -162,18 +162,15 @@ def test_the_action_and_page_servers_killed_come_back_and_rasa_goes_on(
     run_dir = ROOT / "build" / "run" / env["RASA_PORT"]
     page = f"http://localhost:{env['WEB_PORT']}"
 
-    def pid(name: str) -> int:
-        return next(int(p["pid"]) for p in info(run_dir) if p["name"] == name)
-
-    rasa = [pid(f"rasa-{int(env['RASA_PORT']) + n}") for n in (0, 1)]
-    os.kill(pid("actions"), signal.SIGKILL)
+    rasa = [pid(run_dir, f"rasa-{int(env['RASA_PORT']) + n}") for n in (0, 1)]
+    os.kill(pid(run_dir, "actions"), signal.SIGKILL)
     sid = _post(f"{page}/api/session", {})["id"]
     answer = _post(f"{page}/api/message", {"id": sid, "message": "he has a knife"})
     assert "Call 999 now" in " ".join(r.get("text", "") for r in answer)
     assert wait_until(lambda: answers(f"http://localhost:{env['ACTIONS_PORT']}/health"), 30)
 
-    old_web = pid("web")
+    old_web = pid(run_dir, "web")
     os.kill(old_web, signal.SIGKILL)
     assert wait_until(lambda: answers(f"{page}/healthz"), 10, 0.2)
-    assert pid("web") != old_web
-    assert [pid(f"rasa-{int(env['RASA_PORT']) + n}") for n in (0, 1)] == rasa  # untouched
+    assert pid(run_dir, "web") != old_web
+    assert [pid(run_dir, f"rasa-{int(env['RASA_PORT']) + n}") for n in (0, 1)] == rasa
