@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -10,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.catalogue import Catalogue, Entry, default_catalogue
+from i18n.translations import with_language
 
 PAGE_SIZE = 5
 MORE_INTENT = "more_resources"
@@ -38,8 +38,7 @@ def closing_buttons(has_more: bool, language: str | None = None) -> list[dict[st
         {"title": "Start again", "payload": "/restart"},
     ]
     if language:
-        entity = json.dumps({"language": language})
-        buttons = [{**b, "payload": b["payload"] + entity} for b in buttons]
+        buttons = [{**b, "payload": with_language(b["payload"], language)} for b in buttons]
     return buttons
 
 

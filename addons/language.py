@@ -112,6 +112,18 @@ def _latin(char: str) -> bool:
     return "LATIN" in unicodedata.name(char, "")
 
 
+def cld2_detect(text: str, best_effort: bool = False) -> tuple[bool, str, int] | None:
+    """pycld2's top language: (reliable, code, percent of the text), with its Kurdish as the
+    Sorani code of the translations; None when it cannot read the text (a lone surrogate,
+    NUL...)."""
+    try:
+        reliable, _, details = pycld2.detect(text, bestEffort=best_effort)
+    except (pycld2.error, ValueError):
+        return None
+    code = str(details[0][1])
+    return bool(reliable), "ckb" if code == "ku" else code, int(details[0][2])
+
+
 def script_of(char: str) -> str:
     """The first word of the character's Unicode name: LATIN, ARABIC, ETHIOPIC, CJK..."""
     name = unicodedata.name(char, "")
@@ -204,26 +216,26 @@ class LanguageCheck:
                 return Identification(False, "Ethiopic script, pycld2 sure", named)
             return self._unsure(verdict, ETHIOPIC_LANGUAGES)
         if main == "CJK" and not scripts & {"HIRAGANA", "KATAKANA"}:
-            return self._named(verdict, "zh", "Han script")
+            return self._named("zh", "Han script")
         if main == "GURMUKHI":
-            return self._named(verdict, "pa", "Gurmukhi script")
+            return self._named("pa", "Gurmukhi script")
         if main == "ARABIC":
             if sum(c in SORANI_LETTERS for c in non_latin) >= 2:
                 if len(words_of(text)) >= MIN_WORDS:
-                    return self._named(verdict, "ckb", "Sorani letters")
+                    return self._named("ckb", "Sorani letters")
                 return self._unsure(verdict, ("ckb",))
             named = self._agreed(text, ARABIC_SCRIPT_LANGUAGES)
             if named:
-                return self._named(verdict, named, "Arabic script, detectors agree")
+                return self._named(named, "Arabic script, detectors agree")
             return self._unsure(verdict, self._order(text, ARABIC_SCRIPT_LANGUAGES))
         if main == "CYRILLIC":
             named = self._agreed(text, CYRILLIC_LANGUAGES)
             if named:
-                return self._named(verdict, named, "Cyrillic script, detectors agree")
+                return self._named(named, "Cyrillic script, detectors agree")
             return self._unsure(verdict, self._order(text, CYRILLIC_LANGUAGES))
         return self._unsure(verdict, ())
 
-    def _named(self, verdict: Verdict, language: str, reason: str) -> Identification:
+    def _named(self, language: str, reason: str) -> Identification:
         if language in self.supported:
             return Identification(False, reason, language)
         return Identification(False, f"{reason}; not a language the bot has")
@@ -234,12 +246,10 @@ class LanguageCheck:
 
     def _cld2(self, text: str, candidates: Iterable[str] | None, min_words: int) -> str | None:
         """pycld2's language, if it is reliable, gives it most of the text and is a candidate."""
-        try:
-            reliable, _, details = pycld2.detect(text)
-        except (pycld2.error, ValueError):  # a lone surrogate, NUL...: no opinion
+        found = cld2_detect(text)
+        if found is None:
             return None
-        code, percent = str(details[0][1]), int(details[0][2])
-        code = "ckb" if code == "ku" else code
+        reliable, code, percent = found
         if not reliable or percent < MIN_CLD2_PERCENT or len(text.split()) < min_words:
             return None
         if candidates is not None and code not in candidates:
@@ -258,11 +268,9 @@ class LanguageCheck:
     def _guesses(self, text: str) -> list[str]:
         """Both detectors' best guesses, for the picker's order (never to answer in)."""
         guesses = [self._best_guess(text)]
-        try:
-            details = pycld2.detect(text, bestEffort=True)[2]
-            guesses.insert(0, "ckb" if details[0][1] == "ku" else str(details[0][1]))
-        except (pycld2.error, ValueError):  # a lone surrogate, NUL...: no opinion
-            pass
+        found = cld2_detect(text, best_effort=True)
+        if found is not None:
+            guesses.insert(0, found[1])
         return [g for g in guesses if g not in ("en", "un")]
 
     def _order(self, text: str, candidates: tuple[str, ...]) -> tuple[str, ...]:

@@ -45,6 +45,7 @@ from i18n.translations import (
     english_strings,
     languages,
     offered,
+    with_language,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,13 +71,6 @@ def isolate(text: str) -> str:
         last = end
     out.append(text[last:])
     return "".join(out)
-
-
-def with_language(payload: str, code: str) -> str:
-    """A button payload that also sets the language, unless it names entities already."""
-    if not payload.startswith("/") or "{" in payload:
-        return payload
-    return f'{payload}{{"language": "{code}"}}'
 
 
 def picker_payload(code: str) -> str:

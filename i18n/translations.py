@@ -153,6 +153,14 @@ class Language:
         return found.text
 
 
+def with_language(payload: str, code: str) -> str:
+    """A button payload that also sets the language (`/deny{"language": "ti"}`), so a click keeps
+    the conversation in it; unchanged when it names entities already."""
+    if not payload.startswith("/") or "{" in payload:
+        return payload
+    return f'{payload}{{"language": "{code}"}}'
+
+
 # --- Loading ------------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
 
-from addons.language import Identification, LanguageCheck  # noqa: E402
+from addons.language import Identification, LanguageCheck, cld2_detect  # noqa: E402
 from addons.nlu import lexicon_of  # noqa: E402
 from i18n.translations import languages  # noqa: E402
 
@@ -79,8 +79,6 @@ def rows(check: LanguageCheck, section: str, data: dict[str, object]) -> list[Ro
 def alone(check: LanguageCheck, data: dict[str, object]) -> str:
     """Each detector on its own, on every message in a language the bot has (sentences, short,
     romanised): how often its answer would have been right or wrong, had it been trusted."""
-    import pycld2
-
     counts = {"pycld2 alone (when reliable)": Counter[str](),
               "py3langid alone": Counter[str](),
               "this bot (script, then both agreeing)": Counter[str]()}
@@ -90,12 +88,8 @@ def alone(check: LanguageCheck, data: dict[str, object]) -> str:
         for code, messages in block.items():
             for text in messages:
                 text = str(text)
-                try:
-                    reliable, _, details = pycld2.detect(text)
-                    cld2 = str(details[0][1]) if reliable else None
-                except (pycld2.error, ValueError):
-                    cld2 = None
-                cld2 = "ckb" if cld2 == "ku" else cld2
+                found = cld2_detect(text)
+                cld2 = found[1] if found and found[0] else None
                 guess = check._best_guess(text)
                 ours = check.identify(text).language
                 for name, said in zip(counts, (cld2, guess, ours), strict=True):
