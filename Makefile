@@ -187,15 +187,10 @@ clean:
 
 # Not a test and not part of `make test`: this bot against a default `rasa init` bot over the
 # REST webhook (docs/benchmark.md). It trains copies into build/bench/ (never models/), starts
-# its own servers, and a throwaway PostgreSQL (when installed, for endpoints.production.yml) and
-# redis-server on free loopback ports, prints the figures and writes results/bench.json and
-# results/bench.md. BENCH_ARGS=--quick for a short smoke run.
-.PHONY: bench redis-server
+# its own servers, and a throwaway PostgreSQL (for endpoints.production.yml) and redis-server
+# on free loopback ports (scripts/services.py, as for the production tests), prints the figures
+# and writes results/bench.json and results/bench.md. BENCH_ARGS=--quick for a short smoke run.
+.PHONY: bench
 BENCH_ARGS ?=
-bench: $(VENV)/.installed $(SPACY_DIR)/meta.json redis-server
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
-
-redis-server:
-	@command -v redis-server >/dev/null || { \
-	  echo "Installing Debian's redis-server (needs root)..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+bench: $(VENV)/.installed $(SPACY_DIR)/meta.json production-services
+	PG_BIN=$(PG_BIN) REDIS_SERVER=$(REDIS_SERVER) $(BIN)/python -m scripts.bench $(BENCH_ARGS)

@@ -9,7 +9,8 @@ anyone wrote.
 Back-off: a program that exits within `startsecs` of being started has failed to start;
 supervisord waits 1 s, then 2 s, 3 s... before each new try (up to `startretries` tries), so a
 crash loop is never a tight loop. A program that exits after running longer than that is started
-again at once.
+again at once. When supervisord gives up on a program (FATAL, after `startretries` failed
+starts), scripts/revive.py, an event listener, starts it again every REVIVE_AFTER seconds.
 
     python scripts/supervise.py status [RUN_DIR]    which programs are up, pids, restarts
 """
@@ -38,6 +39,9 @@ LOG_NAME = "supervisord.log"
 # Tries before supervisord gives up on a program that keeps failing to start: with its waits of
 # 1, 2, 3... s, the last one comes about an hour and a half after the first.
 START_RETRIES = 100
+# Seconds a program that supervisord gave up on (FATAL) waits before scripts/revive.py starts it
+# again.
+REVIVE_AFTER = 300.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Program:
     env: Mapping[str, str] = field(default_factory=dict)
     startsecs: int = 5
     stopwaitsecs: int = 30
+    startretries: int = START_RETRIES
 
 
 def _quote_env(env: Mapping[str, str]) -> str:
@@ -63,8 +68,10 @@ def _quote_env(env: Mapping[str, str]) -> str:
     return ",".join(items)
 
 
-def config(programs: Sequence[Program], run_dir: Path) -> str:
-    """supervisord.conf for these programs, everything in run_dir (socket, logs, pid file)."""
+def config(programs: Sequence[Program], run_dir: Path,
+           revive_after: float = REVIVE_AFTER) -> str:
+    """supervisord.conf for these programs, everything in run_dir (socket, logs, pid file),
+    with scripts/revive.py for the programs supervisord gives up on."""
     lines = [
         "[unix_http_server]",
         f"file={run_dir / SOCKET_NAME}",
@@ -94,7 +101,7 @@ def config(programs: Sequence[Program], run_dir: Path) -> str:
             "autostart=true",
             "autorestart=true",
             f"startsecs={program.startsecs}",
-            f"startretries={START_RETRIES}",
+            f"startretries={program.startretries}",
             "stopsignal=TERM",
             f"stopwaitsecs={program.stopwaitsecs}",
             "stopasgroup=true",
@@ -107,6 +114,17 @@ def config(programs: Sequence[Program], run_dir: Path) -> str:
         if program.env:
             lines.append(f"environment={_quote_env(program.env)}")
         lines.append("")
+    lines += [
+        "[eventlistener:revive]",
+        f"command={shlex.quote(str(BIN / 'python'))} "
+        f"{shlex.quote(str(ROOT / 'scripts' / 'revive.py'))} --after {revive_after:g}",
+        f"directory={ROOT}",
+        "events=PROCESS_STATE_FATAL,PROCESS_STATE_RUNNING,TICK_5",
+        "autorestart=true",
+        f"stderr_logfile={run_dir / 'revive.log'}",
+        "stdout_logfile=NONE",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -114,9 +132,11 @@ class Supervisor:
     """supervisord in the foreground, as a child of this process, in a session of its own (so a
     Ctrl-C reaches it once, through stop(), and it stops its programs in order)."""
 
-    def __init__(self, programs: Sequence[Program], run_dir: Path) -> None:
+    def __init__(self, programs: Sequence[Program], run_dir: Path,
+                 revive_after: float = REVIVE_AFTER) -> None:
         self.programs = list(programs)
         self.run_dir = run_dir
+        self.revive_after = revive_after
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -127,7 +147,8 @@ class Supervisor:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         stop_left_over(self.run_dir)
         (self.run_dir / SOCKET_NAME).unlink(missing_ok=True)
-        self.config_path.write_text(config(self.programs, self.run_dir), encoding="utf-8")
+        self.config_path.write_text(config(self.programs, self.run_dir, self.revive_after),
+                                    encoding="utf-8")
         self.process = subprocess.Popen(
             [str(SUPERVISORD), "-c", str(self.config_path)],
             cwd=ROOT, start_new_session=True,

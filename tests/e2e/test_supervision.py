@@ -168,11 +168,34 @@ def test_a_server_that_keeps_crashing_is_retried_with_growing_waits(tmp_path: Pa
     assert exits(tmp_path)["crashing"][0] == "exit status 3"
 
 
+def test_a_server_supervisord_gave_up_on_is_started_again_after_a_pause(
+        tmp_path: Path) -> None:
+    # Fails its first three starts (its database is down, say), then stays up. supervisord
+    # gives up after two (startretries=1: FATAL); scripts/revive.py starts it again.
+    starts = tmp_path / "starts"
+    code = (f"import pathlib, sys, time; p = pathlib.Path({str(starts)!r}); "
+            "n = len(p.read_text()) if p.exists() else 0; p.write_text('x' * (n + 1)); "
+            "sys.exit(3) if n < 3 else time.sleep(600)")
+    flaky = Program("flaky", [sys.executable, "-c", code], startsecs=1, startretries=1)
+    supervisor = Supervisor([flaky], tmp_path, revive_after=5)
+    supervisor.start()
+    try:
+        assert wait_until(lambda: states(tmp_path).get("flaky") == "FATAL", 30)
+        gave_up = time.monotonic()
+        assert wait_until(lambda: states(tmp_path).get("flaky") == "RUNNING", 60)
+        # Not at once: after the pause (5 s here, give or take supervisord's 5 s tick).
+        assert time.monotonic() - gave_up >= 4
+    finally:
+        supervisor.stop()
+    assert len(starts.read_text()) >= 4
+    assert "started flaky:flaky again after 5 s in FATAL" in (tmp_path / "revive.log").read_text()
+
+
 def test_a_supervisor_left_over_from_a_killed_run_is_stopped_first(tmp_path: Path) -> None:
     sleeper = Program("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])
     first = Supervisor([sleeper], tmp_path)
     first.start()
-    assert wait_until(lambda: states(tmp_path) == {"sleeper": "RUNNING"}, 30)
+    assert wait_until(lambda: states(tmp_path).get("sleeper") == "RUNNING", 30)
     old = pid(tmp_path, "sleeper")
     second = Supervisor([sleeper], tmp_path)  # serve.py killed, then started again
     try:
@@ -180,6 +203,6 @@ def test_a_supervisor_left_over_from_a_killed_run_is_stopped_first(tmp_path: Pat
         assert first.process is not None and first.process.wait(timeout=60) == 0
         with pytest.raises(ProcessLookupError):
             os.kill(old, 0)
-        assert wait_until(lambda: states(tmp_path) == {"sleeper": "RUNNING"}, 30)
+        assert wait_until(lambda: states(tmp_path).get("sleeper") == "RUNNING", 30)
     finally:
         second.stop()

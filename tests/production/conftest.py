@@ -1,4 +1,4 @@
-"""Real PostgreSQL and Redis for the production tests (tests/production/services.py), started
+"""Real PostgreSQL and Redis for the production tests (scripts/services.py), started
 once per session on loopback; each test module makes a database of its own."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts.serve import DEFAULT_MODEL
-from tests.production.services import Postgres, Redis
+from scripts.services import Postgres, Redis
 
 LOG_DIR = Path(__file__).resolve().parents[2] / "build" / "production"
 

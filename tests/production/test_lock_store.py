@@ -16,7 +16,7 @@ from rasa.core.lock_store import RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from addons.lock_store import AtomicRedisLockStore
-from tests.production.services import Redis
+from scripts.services import Redis
 
 pytestmark = pytest.mark.production
 

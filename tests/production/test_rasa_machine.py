@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from scripts.serve import BIN, ROOT, answers
-from scripts.supervise import exits, info, pid, wait_until
-from tests.production.services import Postgres, Redis, two_free_ports
+from scripts.services import Postgres, Redis, two_free_ports
+from scripts.supervise import exits, info, pid, states, wait_until
 
 pytestmark = pytest.mark.production
 
@@ -70,6 +70,8 @@ def _danger(port: int) -> str:
 def test_both_servers_of_the_machine_answer(machine: list[int]) -> None:
     for port in machine:
         assert "Call 999 now" in _danger(port)
+    # The listener that starts again a server supervisord gave up on.
+    assert states(RUN_DIR).get("revive") == "RUNNING"
 
 
 def test_a_server_killed_comes_back_by_itself(machine: list[int]) -> None:

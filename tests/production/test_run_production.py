@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from scripts.serve import ROOT, answers
+from scripts.services import Postgres, Redis, free_port, two_free_ports
 from scripts.supervise import pid, wait_until
-from tests.production.services import Postgres, Redis, free_port, two_free_ports
 
 pytestmark = pytest.mark.production
 

@@ -36,7 +36,7 @@ import pytest
 import yaml
 
 from scripts.serve import ROOT, BotServers
-from tests.production.services import Postgres, Redis, free_port
+from scripts.services import Postgres, Redis, free_port
 
 pytestmark = pytest.mark.production
 

@@ -14,7 +14,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, UserUttered
 
 from addons.tracker_store import RedactingSQLTrackerStore
-from tests.production.services import Postgres
+from scripts.services import Postgres
 from tests.test_tracker_store import DOMAIN, _conversation, same_as_rasas_store
 
 pytestmark = pytest.mark.production

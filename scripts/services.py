@@ -1,9 +1,11 @@
-"""Real PostgreSQL and Redis servers for the production tests, on loopback, in a temporary
-directory, on free ports; nothing is left behind.
+"""Throwaway PostgreSQL and Redis servers, on loopback, in a temporary directory, on free
+ports; nothing is left behind. The one place that starts them, for the production tests
+(tests/production/conftest.py) and for `make bench` (scripts/bench/).
 
 Debian's PostgreSQL refuses to run as root (and CI runs as root), so as root its commands run
-as the `postgres` user. PG_BIN (/usr/lib/postgresql/15/bin) and REDIS_SERVER
-(/usr/bin/redis-server) name the binaries; `make production-services` installs them.
+as the `postgres` user. PG_BIN (default: the newest /usr/lib/postgresql/*/bin) and
+REDIS_SERVER (default: redis-server on the PATH) name the binaries; `make
+production-services` installs them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,17 @@ from typing import Any
 import psycopg2
 import redis  # type: ignore[import-untyped]
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
-REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
+REDIS_SERVER = os.environ.get("REDIS_SERVER", "redis-server")
 DB_USER = "triage"
+
+
+def postgres_bin() -> Path | None:
+    """PG_BIN, or the newest of Debian's PostgreSQL versions; None when there is none."""
+    if "PG_BIN" in os.environ:
+        return Path(os.environ["PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+                   key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else None
 
 
 def free_port() -> int:
@@ -32,13 +42,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-
-
 class Postgres:
     """A throw-away PostgreSQL cluster: superuser `postgres` over its private socket only,
     and the role `triage`, with a password over TCP on 127.0.0.1, owning the databases."""
 
-    def __init__(self) -> None:
+    def __init__(self, bin_dir: Path | None = None) -> None:
+        self.bin = bin_dir or postgres_bin() or Path("/usr/lib/postgresql/15/bin")
         self.port = free_port()
         self.password = secrets.token_urlsafe(16)
         self.dir = Path(tempfile.mkdtemp(prefix="triage-pg-"))
@@ -46,8 +55,8 @@ class Postgres:
         self.log = self.dir / "postgres.log"
 
     def start(self) -> None:
-        if not (PG_BIN / "postgres").exists():
-            raise RuntimeError(f"no PostgreSQL in {PG_BIN}: run `make production-services`")
+        if not (self.bin / "postgres").exists():
+            raise RuntimeError(f"no PostgreSQL in {self.bin}: run `make production-services`")
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
@@ -72,12 +81,20 @@ class Postgres:
     def _run(self, program: str, *args: str, check: bool = True) -> None:
         """A PostgreSQL program, as the postgres user when we are root, from the cluster's
         directory (the postgres user may not enter the checkout)."""
-        command = [str(PG_BIN / program), *args]
+        command = [str(self.bin / program), *args]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, cwd=self.dir)
         if check and done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}")
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid while it runs."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
@@ -140,6 +157,10 @@ class Redis:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, password=self.password,
                            socket_timeout=2)
@@ -162,3 +183,4 @@ def two_free_ports() -> int:
                 continue
         return port
     raise RuntimeError("no two free ports in a row")
+
