@@ -104,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gate", action="store_true")
     parser.add_argument("--title", default="NLU evaluation")
     args = parser.parse_args(argv)
-    report = json.loads((args.results / "intent_report.json").read_text(encoding="utf-8"))
+    report_file = args.results / "intent_report.json"
+    if not report_file.exists():
+        print(f"NLU GATE FAILED: no report at {report_file} (did `rasa test nlu` run?)",
+              file=sys.stderr)
+        return 1
+    report = json.loads(report_file.read_text(encoding="utf-8"))
     errors_file = args.results / "intent_errors.json"
     errors = json.loads(errors_file.read_text(encoding="utf-8")) if errors_file.exists() else []
     scores = read_scores(report)
