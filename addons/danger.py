@@ -29,5 +29,46 @@ DANGER = re.compile(
 )
 
 
+# Words that take danger back within the clause before a danger word: "he doesn't have a
+# knife", "nobody is bleeding", "no weapons". Only the few words before the match count, and
+# only in its own clause (a comma, full stop or "but" ends one), so "no one is hurt but he has
+# a knife" is still danger.
+NEGATOR = re.compile(
+    r"\b(no|not|never|nobody|noone|without|isn'?t|wasn'?t|aren'?t|doesn'?t|don'?t|didn'?t|"
+    r"hasn'?t|haven'?t|hadn'?t|no\s+one)\b[^.,;:!?]*$",
+    re.IGNORECASE,
+)
+CLAUSE_END = re.compile(r"[.,;:!?]|\bbut\b|\band\b", re.IGNORECASE)
+NEGATION_WINDOW_WORDS = 4
+
+# A message that says outright that nobody is in danger now. Its story is a story: when the
+# classifier reads it as danger, the next reading stands (DangerGate), unless danger words of
+# their own (above) are in it too.
+NO_DANGER = re.compile(
+    r"""
+    \b(no\s*one|nobody|noone|none\s+of\s+us|none\s+of\s+them)\s+
+       (is|s|'s|are|seems?|appears?)?\s*(in\s+(any\s+)?(immediate\s+)?danger|hurt|at\s+risk)\b
+    | \bnot\s+(urgent|an\s+emergency|(in\s+)?(any\s+)?(immediate\s+)?danger)\b
+    | \bno\s+(immediate\s+)?danger\b
+    | \bnot\s+in\s+danger\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _negated(text: str, start: int) -> bool:
+    """A negator among the few words before `start`, in the same clause."""
+    before = text[:start]
+    ends = list(CLAUSE_END.finditer(before))
+    clause = before[ends[-1].end():] if ends else before
+    window = " ".join(clause.split()[-NEGATION_WINDOW_WORDS:])
+    return NEGATOR.search(window) is not None
+
+
 def signals_danger(text: str) -> bool:
-    return DANGER.search(text) is not None
+    """Danger words that are not taken back in their clause."""
+    return any(not _negated(text, match.start()) for match in DANGER.finditer(text))
+
+
+def says_no_danger(text: str) -> bool:
+    return NO_DANGER.search(text) is not None

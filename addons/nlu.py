@@ -32,7 +32,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.danger import signals_danger
+from addons.danger import says_no_danger, signals_danger
 from addons.language import LanguageCheck, words_of
 from i18n.translations import languages
 
@@ -218,6 +218,19 @@ class DangerGate(GraphComponent):
 
 
 def apply_danger_check(message: Message) -> None:
+    """Danger words make it `emergency`; a message that says nobody is in danger is not
+    `emergency` on the classifier's word alone (its next reading stands)."""
     text = _typed_text(message)
-    if text is not None and signals_danger(text):
+    if text is None:
+        return
+    if signals_danger(text):
         _set_intent(message, EMERGENCY)
+    elif _intent_name(message) == EMERGENCY and says_no_danger(text):
+        _drop_emergency(message)
+
+
+def _drop_emergency(message: Message) -> None:
+    ranking = [i for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") != EMERGENCY]
+    if ranking:
+        message.set(INTENT, ranking[0], add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

@@ -33,6 +33,48 @@ def test_being_kept_or_asking_is_not_danger_now(text: str) -> None:
     assert not signals_danger(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["he doesnt have a knife or anything", "nobody is bleeding, they are just tired",
+     "they are not locked in, they just work long hours", "no weapons, just shouting",
+     "she was never hit"],
+)
+def test_danger_words_taken_back_in_their_clause_are_not_danger(text: str) -> None:
+    assert not signals_danger(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no one is hurt but he has a knife", "nobody knows, and he said he will kill me",
+     "not sure what to do, he is hitting her", "I dont know if he has a gun",
+     "not now but they are locked in the container"],
+)
+def test_a_negation_elsewhere_never_hides_danger(text: str) -> None:
+    assert signals_danger(text)
+
+
+def _classified(text: str, ranking: list[tuple[str, float]]) -> Message:
+    message = Message.build(text)
+    intents = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    message.set("intent", intents[0])
+    message.set("intent_ranking", intents)
+    return message
+
+
+def test_a_story_that_says_nobody_is_in_danger_is_not_read_as_danger() -> None:
+    message = _classified("no one is in danger but i want the police to know about a nail bar",
+                          [("emergency", 0.6), ("report_other", 0.3), ("deny", 0.1)])
+    apply_danger_check(message)
+    assert message.get("intent")["name"] == "report_other"
+
+
+def test_not_urgent_with_danger_words_is_still_danger() -> None:
+    message = _classified("not urgent but he has a gun in the van",
+                          [("report_other", 0.7), ("emergency", 0.3)])
+    apply_danger_check(message)
+    assert message.get("intent") == {"name": "emergency", "confidence": 1.0}
+
+
 @pytest.mark.parametrize("folder", ["data/nlu", "tests/nlu"])
 def test_no_example_of_another_intent_is_taken_for_danger(folder: str) -> None:
     wrong = [
