@@ -315,7 +315,8 @@ def create_app(
     scheme = urlsplit(exit_url).scheme
     if scheme not in {"https", "http"}:
         raise ValueError(f"EXIT_URL must be a web address, not {exit_url!r}")
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[security_headers])
+    # aiohttp refuses a body of client_max_size bytes or more: MAX_BODY itself is allowed.
+    app = web.Application(client_max_size=MAX_BODY + 1, middlewares=[security_headers])
     app[SESSIONS] = {}
     app[CONFIG] = {"rasa_webhook": rasa_webhook, "exit_url": exit_url}
     app[WEBHOOKS] = [url.strip() for url in rasa_webhook.split(",") if url.strip()]

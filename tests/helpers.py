@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from pathlib import Path
@@ -21,6 +22,46 @@ _URL = re.compile(r"https?://[^\s\"'<>]+")
 
 def load_yaml(relative: str) -> Any:
     return yaml.safe_load((ROOT / relative).read_text(encoding="utf-8"))
+
+
+# The resource lists, as the README names them ("the seed page's four categories"), with the
+# label each list starts with.
+RESOURCE_LISTS = {
+    "victim_care_pathways": "Victim care pathways",
+    "legal_support": "Legal support",
+    "support_for_survivors": "Support for survivors",
+    "survivor_services_map": "Map of survivor services",
+}
+# What a link of a list says when it could not be checked lately (actions/resources.py).
+UNCHECKED_LINK = "We could not check recently that this link still works."
+RESOURCE_PAGE = 5  # README: "five links at a time, with More"
+
+
+def links_a_user_is_shown(category: str) -> list[dict[str, Any]]:
+    """The catalogue entries of a resource list, read straight from the catalogue file (the one
+    the action server reads: TRIAGE_CATALOGUE or content/catalogue.yml), not through
+    actions/catalogue.py: those with a url that are verified or, when none is, every one with a
+    url (each then shown with UNCHECKED_LINK). Fails when there are none."""
+    path = Path(os.environ.get("TRIAGE_CATALOGUE") or ROOT / "content" / "catalogue.yml")
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    with_url = [e for e in document["entries"] if e["category"] == category and e.get("url")]
+    links = [e for e in with_url if e["verified"] is True] or with_url
+    assert links, f"{path} has no link in the category {category!r}"
+    return links
+
+
+def places_by_nation() -> dict[str, list[str]]:
+    """Nation -> the place names of data/nlu/places.yml (read here, not by the code under test),
+    the nation's own name ("northern ireland") included."""
+    places: dict[str, list[str]] = {}
+    for block in load_yaml("data/nlu/places.yml")["nlu"]:
+        lines = block["examples"].splitlines()
+        names = [x.strip()[2:].strip() for x in lines if x.strip().startswith("- ")]
+        own = block["synonym"].replace("_", " ")
+        places[block["synonym"]] = names + ([] if own in names else [own])
+    assert set(places) == {"england", "wales", "scotland", "northern_ireland"}, sorted(places)
+    assert all(places.values()), places
+    return places
 
 
 _ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)")

@@ -9,9 +9,16 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.catalogue import RESOURCE_CATEGORIES, default_catalogue
-from actions.resources import PAGE_SIZE, ActionShowResources
+from actions.resources import ActionShowResources
 from actions.triage import ActionResetTriage
-from tests.helpers import domain, make_tracker
+from tests.helpers import (
+    RESOURCE_LISTS,
+    RESOURCE_PAGE,
+    UNCHECKED_LINK,
+    domain,
+    links_a_user_is_shown,
+    make_tracker,
+)
 
 CATEGORY_INTENTS = {
     "resource_care_pathways": "victim_care_pathways",
@@ -31,56 +38,76 @@ def payloads(message: dict[str, Any]) -> list[str]:
     return [button["payload"] for button in message.get("buttons", [])]
 
 
-@pytest.mark.parametrize(("intent", "category"), sorted(CATEGORY_INTENTS.items()))
-def test_each_category_shows_its_first_links_from_the_catalogue(intent: str, category: str) -> None:
+def links_of(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["text"] for m in messages if "\nhttps://" in m.get("text", "")]
+
+
+def all_pages(intent: str, category: str) -> list[list[dict[str, Any]]]:
+    """The list as a user sees it: the category's first page, then "More" until it is gone."""
     messages, events = run_resources({"resource_category": category}, intent)
-    links = default_catalogue().links_to_serve(category)
-    expected = links[:PAGE_SIZE]
-    label = default_catalogue().categories[category].label
-
-    assert messages[0]["text"].startswith(f"{label}: ")
-    link_messages = messages[1 : 1 + len(expected)]
-    for entry, message in zip(expected, link_messages, strict=True):
-        assert entry.title in message["text"]
-        assert entry.description in message["text"]
-        assert message["text"].endswith(entry.url or "")
-    closing = messages[-1]
-    assert "/restart" in payloads(closing)
-    assert "/talk_to_person" in payloads(closing)
-    assert ("/more_resources" in payloads(closing)) == (len(links) > PAGE_SIZE)
-    assert events == [SlotSet("resource_shown", float(len(expected)))]
+    pages = [messages]
+    while "/more_resources" in payloads(pages[-1][-1]):
+        assert len(pages) < 20, "More for ever"
+        shown = events[0]["value"]
+        messages, events = run_resources(
+            {"resource_category": category, "resource_shown": shown}, "more_resources"
+        )
+        pages.append(messages)
+    return pages
 
 
-def test_more_shows_the_next_links_and_then_says_the_list_is_done() -> None:
-    category = "victim_care_pathways"
-    links = default_catalogue().links_to_serve(category)
-    assert len(links) > PAGE_SIZE  # the seed page lists more than one page of these
+@pytest.mark.parametrize(("intent", "category"), sorted(CATEGORY_INTENTS.items()))
+def test_each_list_shows_every_link_of_its_category_five_at_a_time_by_title(
+    intent: str, category: str
+) -> None:
+    # From the catalogue file itself, not from the code the action uses; never empty.
+    expected = sorted(links_a_user_is_shown(category), key=lambda e: e["title"].strip().lower())
+    pages = all_pages(intent, category)
 
-    messages, events = run_resources(
-        {"resource_category": category, "resource_shown": float(PAGE_SIZE)}, "more_resources"
-    )
-    shown = [m["text"] for m in messages if "\nhttps://" in m["text"]]
-    next_page = links[PAGE_SIZE : 2 * PAGE_SIZE]
-    assert [text.splitlines()[-1] for text in shown] == [e.url for e in next_page]
-    assert not messages[0]["text"].startswith("Victim care pathways:")  # no repeated intro
-    assert f"Showing {PAGE_SIZE + 1} to {PAGE_SIZE + len(next_page)} of {len(links)}." == (
-        messages[-1]["text"]
-    )
-    assert events == [SlotSet("resource_shown", float(PAGE_SIZE + len(next_page)))]
+    assert pages[0][0]["text"].startswith(f"{RESOURCE_LISTS[category]}: ")
+    assert not any(page[0]["text"].startswith(RESOURCE_LISTS[category]) for page in pages[1:])
+    shown = [links_of(page) for page in pages]
+    assert [len(links) for links in shown] == [
+        min(RESOURCE_PAGE, len(expected) - start)
+        for start in range(0, len(expected), RESOURCE_PAGE)
+    ]
+    for text, entry in zip([t for links in shown for t in links], expected, strict=True):
+        lines = text.splitlines()
+        assert lines[0].startswith(entry["title"].strip())
+        assert lines[1] == entry["description"].strip()
+        assert lines[-1] == entry["url"]
+        assert (UNCHECKED_LINK in lines) == (entry["verified"] is not True)
+    for number, page in enumerate(pages):
+        closing = page[-1]
+        assert "/restart" in payloads(closing) and "/talk_to_person" in payloads(closing)
+        last = number == len(pages) - 1
+        assert ("/more_resources" in payloads(closing)) == (not last)
+        if len(expected) > RESOURCE_PAGE:
+            end = min((number + 1) * RESOURCE_PAGE, len(expected))
+            assert closing["text"] == (
+                f"Showing {number * RESOURCE_PAGE + 1} to {end} of {len(expected)}."
+            )
+        else:
+            assert closing["text"] == "What would you like to do next?"
 
+    # "More" after the last link says the list is done, and offers no more.
     messages, _ = run_resources(
-        {"resource_category": category, "resource_shown": float(len(links))}, "more_resources"
+        {"resource_category": category, "resource_shown": float(len(expected))},
+        "more_resources",
     )
-    assert messages[0]["text"] == "That is all the links in Victim care pathways."
+    assert messages[0]["text"] == f"That is all the links in {RESOURCE_LISTS[category]}."
     assert "/more_resources" not in payloads(messages[0])
 
 
 def test_choosing_a_category_again_starts_from_the_first_link() -> None:
-    messages, _ = run_resources(
+    messages, events = run_resources(
         {"resource_category": "legal_support", "resource_shown": 4.0}, "resource_legal"
     )
     assert messages[0]["text"].startswith("Legal support: ")
-    assert "ATLEU" in " ".join(m["text"] for m in messages)
+    expected = sorted(links_a_user_is_shown("legal_support"),
+                      key=lambda e: e["title"].strip().lower())[:RESOURCE_PAGE]
+    assert [text.splitlines()[-1] for text in links_of(messages)] == [e["url"] for e in expected]
+    assert events == [SlotSet("resource_shown", float(len(expected)))]
 
 
 def test_more_without_a_category_asks_which_category() -> None:
@@ -90,13 +117,15 @@ def test_more_without_a_category_asks_which_category() -> None:
 
 
 def test_every_resource_category_has_a_category_intent() -> None:
-    assert sorted(CATEGORY_INTENTS.values()) == sorted(RESOURCE_CATEGORIES)
+    assert sorted(CATEGORY_INTENTS.values()) == sorted(RESOURCE_CATEGORIES) == sorted(
+        RESOURCE_LISTS
+    )
 
 
-def test_unverified_links_come_after_verified_ones() -> None:
-    for category in RESOURCE_CATEGORIES:
-        flags = [e.verified for e in default_catalogue().in_category(category)]
-        assert flags == sorted(flags, reverse=True)
+@pytest.mark.parametrize("category", sorted(RESOURCE_LISTS))
+def test_unverified_links_come_after_verified_ones(category: str) -> None:
+    flags = [e.verified for e in default_catalogue().in_category(category)]
+    assert flags and flags == sorted(flags, reverse=True)
 
 
 def test_reset_triage_clears_only_the_danger_answer() -> None:

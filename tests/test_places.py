@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-from scripts.build_spacy_pipeline import PLACE_LABEL, build, read_places
-from tests.helpers import nlu_blocks
+from scripts.build_spacy_pipeline import PLACE_LABEL, build
+from tests.helpers import ROOT, domain, places_by_nation
 
 NATIONS = {"england", "wales", "scotland", "northern_ireland"}
 
@@ -45,14 +45,29 @@ def test_lemmas_come_from_the_lookup_tables(nlp: spacy.language.Language) -> Non
     assert [t.lemma_ for t in nlp("they kept our passports")] == ["they", "keep", "our", "passport"]
 
 
-def test_every_place_maps_to_its_nation_through_the_training_synonyms() -> None:
-    places = read_places()
-    assert set(places) == NATIONS
-    synonyms = {
-        name: block["synonym"] for block, names in nlu_blocks() if "synonym" in block
-        for name in names
-    }
-    for nation, names in places.items():
+def test_every_place_becomes_its_nation_as_rasa_maps_it(nlp: spacy.language.Language) -> None:
+    """Each place name of data/nlu/places.yml, in a message, is one `uk_place` entity (the whole
+    name: "bangor county down", not Bangor in Wales), which Rasa's EntitySynonymMapper, with
+    the synonyms Rasa loads from data/nlu/, turns into its nation: a value of the nation slot.
+    A name without a synonym would stay a place name and set no nation."""
+    from rasa.nlu.extractors.entity_synonyms import EntitySynonymMapper
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    synonyms = load_data(str(ROOT / "data" / "nlu")).entity_synonyms
+    mapper = EntitySynonymMapper({}, None, None, synonyms)
+    slot = domain()["slots"]["nation"]
+    assert sorted(slot["values"]) == sorted(NATIONS)
+    assert slot["mappings"] == [{"type": "from_entity", "entity": PLACE_LABEL}]
+    wrong = []
+    checked = 0
+    for nation, names in places_by_nation().items():
         for name in names:
-            assert synonyms.get(name, nation) == nation, name
-    assert synonyms["glasgow"] == "scotland"
+            for text in (f"we are in {name} now", f"WE ARE IN {name.upper()} NOW"):
+                entities = [{"entity": e.label_, "value": e.text} for e in nlp(text).ents]
+                mapper.replace_synonyms(entities)
+                found = [(e["entity"], e["value"]) for e in entities]
+                checked += 1
+                if found != [(PLACE_LABEL, nation)]:
+                    wrong.append((text, nation, found))
+    assert wrong == []
+    assert checked >= 2 * 100  # about a hundred places in all

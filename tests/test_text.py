@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from addons.text import MAX_MESSAGE_CHARS, clean_message
+from addons.text import clean_message
+
+LIMIT = 1000  # README: "messages are cut to 1,000 characters before NLU"
 
 
 def test_an_ordinary_message_is_unchanged() -> None:
@@ -24,13 +26,28 @@ def test_whitespace_only_is_empty() -> None:
 
 
 def test_a_100_kb_message_is_cut_at_a_word_boundary() -> None:
-    cleaned = clean_message("they keep our passports " * 5000)
-    assert len(cleaned) <= MAX_MESSAGE_CHARS
+    message = "they keep our passports " * 5000
+    cleaned = clean_message(message)
+    assert 800 < len(cleaned) <= LIMIT
+    assert message.startswith(cleaned)
     assert cleaned.endswith(("they", "keep", "our", "passports"))
 
 
+def test_1000_characters_are_kept_and_the_1001st_is_dropped() -> None:
+    assert clean_message("a" * LIMIT) == "a" * LIMIT
+    assert clean_message("a" * (LIMIT + 1)) == "a" * LIMIT
+    words = "word " * (LIMIT // 5)
+    assert clean_message(words[:LIMIT]) == words[:LIMIT].rstrip()
+
+
 def test_a_message_without_spaces_is_cut_hard() -> None:
-    assert len(clean_message("a" * 100_000)) == MAX_MESSAGE_CHARS
+    assert clean_message("a" * 100_000) == "a" * LIMIT
+
+
+def test_the_cut_counts_what_is_left_after_cleaning() -> None:
+    """Markup and runs of spaces do not use up the 1,000 characters of words."""
+    message = "<b>" * 100 + "  \n" * 100 + "x" * LIMIT
+    assert clean_message(message) == "x" * LIMIT
 
 
 def test_emoji_right_to_left_and_comparisons_are_kept() -> None:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -10,8 +19,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient as Client
 from aiohttp.test_utils import TestServer as Server
 
+import scripts.web as web_server
 from i18n import translations
-from scripts.web import MAX_BODY, _bot_messages, create_app, embed_snippet, page_languages
+from scripts.web import _bot_messages, create_app, embed_snippet, page_languages
+from tests.e2e.conftest import free_port
+from tests.helpers import ROOT
+
+# The README's numbers, as the README gives them.
+BODY_LIMIT = 8 * 1024  # "413 for a body over 8 kB"
+MESSAGE_LIMIT = 1000  # "messages are cut to 1,000 characters"
+IDLE_SECONDS = 30 * 60  # "an id ... that has been idle 30 minutes"
 
 
 class FakeRasa:
@@ -77,7 +94,7 @@ async def test_limits_and_bad_requests(rasa: tuple[FakeRasa, str]) -> None:
     client = await _client(webhook)
     try:
         sid = (await (await client.post("/api/session")).json())["id"]
-        big = await client.post("/api/message", json={"id": sid, "message": "a" * (MAX_BODY + 1)})
+        big = await client.post("/api/message", json={"id": sid, "message": "a" * BODY_LIMIT})
         assert big.status == 413
         not_json = await client.post("/api/message", data=b"hello")
         assert not_json.status == 400
@@ -88,11 +105,11 @@ async def test_limits_and_bad_requests(rasa: tuple[FakeRasa, str]) -> None:
         assert fake.received == []
         # Empty and over-long messages get the bot's answer (the channel answers an empty one
         # with the helpline and cuts a long one), the long one cut to 1,000 characters here.
-        for text in ("  ", "a" * 1001):
+        for text in ("  ", "a" * (MESSAGE_LIMIT + 1)):
             answer = await client.post("/api/message", json={"id": sid, "message": text})
             assert answer.status == 200
             assert (await answer.json())[0]["text"] == "Who is this about?"
-        assert [r["message"] for r in fake.received] == ["  ", "a" * 1000]
+        assert [r["message"] for r in fake.received] == ["  ", "a" * MESSAGE_LIMIT]
     finally:
         await client.close()
 
@@ -126,6 +143,188 @@ async def test_page_headers_and_exit_url(rasa: tuple[FakeRasa, str]) -> None:
         assert missing.headers["X-Content-Type-Options"] == "nosniff"
     finally:
         await client.close()
+
+
+async def test_a_body_of_8_kb_is_taken_and_one_byte_more_is_refused(
+    rasa: tuple[FakeRasa, str],
+) -> None:
+    fake, webhook = rasa
+    client = await _client(webhook)
+    try:
+        sid = (await (await client.post("/api/session")).json())["id"]
+
+        def body(size: int) -> bytes:
+            empty = json.dumps({"id": sid, "message": ""}).encode()
+            data = json.dumps({"id": sid, "message": "a" * (size - len(empty))}).encode()
+            assert len(data) == size
+            return data
+
+        headers = {"Content-Type": "application/json"}
+        taken = await client.post("/api/message", data=body(BODY_LIMIT), headers=headers)
+        assert taken.status == 200
+        assert (await taken.json())[0]["text"] == "Who is this about?"
+        assert [r["message"] for r in fake.received] == ["a" * MESSAGE_LIMIT]
+        refused = await client.post("/api/message", data=body(BODY_LIMIT + 1), headers=headers)
+        assert refused.status == 413
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: sent chunked
+            yield body(BODY_LIMIT + 1)
+
+        chunked = await client.post("/api/message", data=chunks(), headers=headers)
+        assert chunked.status == 413
+        assert len(fake.received) == 1
+    finally:
+        await client.close()
+
+
+def _csp(headers: Any) -> dict[str, list[str]]:
+    directives = [d.split() for d in headers["Content-Security-Policy"].split(";") if d.strip()]
+    return {d[0]: d[1:] for d in directives}
+
+
+async def test_every_answer_is_no_store_and_never_framed(rasa: tuple[FakeRasa, str]) -> None:
+    """README: "every answer is sent with Cache-Control: no-store"; a Content-Security-Policy
+    (default-src 'self', no inline script) and frame-ancestors 'none'. Every kind of answer:
+    the page and its files, the API's answers and its errors."""
+    _, webhook = rasa
+    client = await _client(webhook)
+    dead = await _client("http://127.0.0.1:9/webhooks/rest/webhook")
+    try:
+        sid = (await (await client.post("/api/session")).json())["id"]
+        dead_sid = (await (await dead.post("/api/session")).json())["id"]
+        answers = {
+            "page": await client.get("/"),
+            "script": await client.get("/chat.js"),
+            "embed": await client.get("/embed.js"),
+            "session": await client.post("/api/session"),
+            "message": await client.post("/api/message", json={"id": sid, "message": "hi"}),
+            "languages": await client.get("/api/languages"),
+            "health": await client.get("/healthz"),
+            "unknown id": await client.post("/api/message", json={"id": "x", "message": "hi"}),
+            "too big": await client.post("/api/message",
+                                         json={"id": sid, "message": "a" * BODY_LIMIT}),
+            "not json": await client.post("/api/message", data=b"hello"),
+            "other site": await client.post("/api/session",
+                                            headers={"Origin": "https://evil.example"}),
+            "not found": await client.get("/nothing"),
+            "wrong method": await client.get("/api/message"),
+            "rasa down": await dead.post("/api/message", json={"id": dead_sid, "message": "hi"}),
+        }
+        statuses = {name: answer.status for name, answer in answers.items()}
+        assert statuses == {
+            "page": 200, "script": 200, "embed": 200, "session": 200, "message": 200,
+            "languages": 200, "health": 200, "unknown id": 403, "too big": 413, "not json": 400,
+            "other site": 403, "not found": 404, "wrong method": 405, "rasa down": 502,
+        }
+        for name, answer in answers.items():
+            assert answer.headers.get("Cache-Control") == "no-store", name
+            csp = _csp(answer.headers)
+            assert csp["frame-ancestors"] == ["'none'"], name
+            assert csp["default-src"] == ["'self'"], name
+            assert csp["script-src"] == ["'self'"], name  # no inline script
+            assert answer.headers.get("X-Frame-Options") == "DENY", name
+    finally:
+        await client.close()
+        await dead.close()
+
+
+class Clock:
+    """A monotonic clock the test moves, in place of scripts/web.py's."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+async def test_an_id_idle_for_30_minutes_is_refused(
+    rasa: tuple[FakeRasa, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake, webhook = rasa
+    clock = Clock()
+    monkeypatch.setattr(web_server, "time", SimpleNamespace(monotonic=clock.monotonic))
+    client = await _client(webhook)
+
+    async def say(sid: str) -> int:
+        return (await client.post("/api/message", json={"id": sid, "message": "hi"})).status
+
+    try:
+        sid = (await (await client.post("/api/session")).json())["id"]
+        clock.now += IDLE_SECONDS - 1
+        assert await say(sid) == 200  # idle just under 30 minutes: still open
+        clock.now += IDLE_SECONDS - 1
+        assert await say(sid) == 200  # the idle time counts from the last message
+        clock.now += IDLE_SECONDS + 1
+        assert await say(sid) == 403  # idle just over 30 minutes: refused
+        clock.now -= IDLE_SECONDS  # ...and for good, even if the clock went back
+        assert await say(sid) == 403
+        assert len(fake.received) == 2
+        fresh = (await (await client.post("/api/session")).json())["id"]
+        assert fresh != sid and await say(fresh) == 200  # a new conversation starts
+        # An id never used is refused after 30 minutes too.
+        unused = (await (await client.post("/api/session")).json())["id"]
+        clock.now += IDLE_SECONDS + 1
+        assert await say(unused) == 403
+    finally:
+        await client.close()
+
+
+def test_the_page_server_writes_no_access_log(tmp_path: Path) -> None:
+    """README: "The page server writes no access log". It runs as `make run` runs it, with
+    Python's logging on at DEBUG as a deployment might set it up; requests of every kind leave
+    no request line, path, client address or message text in its output."""
+    port = free_port()
+    env = dict(os.environ, WEB_PORT=str(port), WEB_INTERFACE="127.0.0.1",
+               RASA_WEBHOOK="http://127.0.0.1:9/webhooks/rest/webhook")
+    env.pop("PYTHONASYNCIODEBUG", None)  # asyncio's own debug log names connections
+    code = ("import logging, runpy; logging.basicConfig(level=logging.DEBUG); "
+            f"runpy.run_path({str(ROOT / 'scripts' / 'web.py')!r}, run_name='__main__')")
+    output = tmp_path / "web.log"
+    with output.open("w") as log:
+        server = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT,
+                                  stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def call(path: str, body: bytes | None = None) -> int:
+        request = urllib.request.Request(base + path, data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def started() -> bool:
+        try:
+            return call("/healthz") == 200
+        except urllib.error.URLError:
+            return False
+
+    try:
+        for _ in range(600):  # until it answers; fails at once if it exits
+            if started():
+                break
+            try:
+                server.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                continue
+            raise AssertionError(f"the page server exited: {output.read_text()}")
+        with urllib.request.urlopen(f"{base}/api/session", data=b"", timeout=10) as response:
+            sid = json.load(response)["id"]
+        assert call("/") == 200
+        assert call("/chat.js") == 200
+        assert call("/api/message",
+                    json.dumps({"id": sid, "message": "my secret words"}).encode()) == 502
+        assert call("/api/message", json.dumps({"id": "nobody", "message": "x"}).encode()) == 403
+        assert call("/no-such-page-q7") == 404
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    logged = output.read_text()
+    for trace in ["GET ", "POST ", "HTTP/1.1", "/api/", "/healthz", "/chat.js", "no-such-page",
+                  "127.0.0.1", "Python-urllib", "my secret words", sid]:
+        assert trace not in logged, (trace, logged)
 
 
 def test_exit_url_must_be_a_web_address() -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from scripts import serve
 from scripts.serve import DEFAULT_MODEL, BotServers
+from scripts.supervise import Program
 
 LOG = Path(__file__).resolve().parents[2] / "build" / "e2e-servers.log"
 
@@ -87,3 +91,107 @@ def servers_without_actions() -> Iterator[BotServers]:
 @pytest.fixture
 def chat(servers: BotServers) -> Chat:
     return Chat(servers.webhook_url)
+
+
+# --- What `make run` makes of its environment (scripts/serve.py main) ---------------------------
+
+# Every variable main() reads; a test sets the ones it gives and unsets the others.
+SETTINGS_VARIABLES = (
+    "RASA_PORT", "ACTIONS_PORT", "WEB_PORT", "RASA_INTERFACE", "WEB_INTERFACE", "MODEL",
+    "EXIT_URL", "RASA_ENABLE_API", "RASA_API_TOKEN", "RASA_CORS", "ENDPOINTS", "RASA_SERVERS",
+)
+
+
+class _WouldStart(Exception):
+    def __init__(self, programs: list[Program]) -> None:
+        super().__init__("supervisord would start now")
+        self.programs = programs
+
+
+@dataclass
+class Settings:
+    """What scripts/serve.py's main() built from the environment, up to starting supervisord."""
+
+    servers: BotServers
+    programs: list[Program]
+
+    def args(self, name_start: str) -> list[str]:
+        """The command line of the (first) program whose name starts with name_start."""
+        return [list(p.args) for p in self.programs if p.name.startswith(name_start)][0]
+
+
+def settings_from_env(
+    monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str], workdir: Path
+) -> Settings:
+    """Runs `make run`'s own scripts/serve.py main() with `env` as its settings (the other
+    settings variables unset) until it would start supervisord, and returns what it built.
+    A setting it refuses raises its SystemExit. Nothing is started; files go to workdir."""
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    built: list[BotServers] = []
+
+    class Recorded(BotServers):
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options, workdir=workdir)
+            built.append(self)
+
+    def would_start(programs: list[Program], _run_dir: Path) -> None:
+        raise _WouldStart(programs)
+
+    monkeypatch.setattr(serve, "BotServers", Recorded)
+    monkeypatch.setattr(serve, "Supervisor", would_start)
+    try:
+        serve.main()
+    except _WouldStart as started:
+        return Settings(built[0], started.programs)
+    raise AssertionError("scripts/serve.py main() went past starting supervisord")
+
+
+# --- Rasa with its HTTP API on, as RASA_ENABLE_API=1 RASA_API_TOKEN=... RASA_CORS=... give ----
+
+ALLOWED_ORIGIN = "https://chat.example.org"
+
+
+@dataclass
+class ApiRasa:
+    bot: BotServers
+    token: str  # the RASA_API_TOKEN it was started with
+
+    def get(self, path: str, token: str | None = None) -> Any:
+        url = f"{self.bot.rasa_url}{path}?token={self.token if token is None else token}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.load(response)
+
+    def post(self, path: str, body: Any) -> Any:
+        request = urllib.request.Request(
+            f"{self.bot.rasa_url}{path}?token={self.token}", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        tracker: dict[str, Any] = self.get(f"/conversations/{sender}/tracker")
+        return tracker
+
+    def user_texts(self, sender: str) -> list[str]:
+        """What Rasa stored (and its NLU was given) of each message of the conversation."""
+        return [e["text"] for e in self.tracker(sender)["events"] if e["event"] == "user"]
+
+
+@pytest.fixture(scope="session")
+def servers_with_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiRasa]:
+    """Rasa (without its action server) started with the API token and CORS origins that
+    scripts/serve.py reads from RASA_ENABLE_API=1, RASA_API_TOKEN and RASA_CORS."""
+    token = secrets.token_urlsafe(24)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        settings = settings_from_env(
+            monkeypatch,
+            {"RASA_ENABLE_API": "1", "RASA_API_TOKEN": token, "RASA_CORS": ALLOWED_ORIGIN},
+            tmp_path_factory.mktemp("serve"),
+        )
+    with rasa_alone("e2e-servers-api.log", api_token=settings.servers.api_token,
+                    cors_origins=settings.servers.cors_origins) as bot:
+        yield ApiRasa(bot, token)

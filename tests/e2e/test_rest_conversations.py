@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from actions.catalogue import default_catalogue
-from actions.resources import PAGE_SIZE
-from tests.e2e.conftest import Chat
+from tests.e2e.conftest import ApiRasa, Chat
+from tests.helpers import (
+    RESOURCE_LISTS,
+    RESOURCE_PAGE,
+    UNCHECKED_LINK,
+    links_a_user_is_shown,
+    places_by_nation,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +81,16 @@ def test_a_professional_gets_nrm_information_with_its_source(chat: Chat) -> None
     assert "https://www.gov.uk/guidance/report-modern-slavery-as-a-first-responder" in answer
 
 
+def link_messages(replies: list[dict[str, Any]]) -> list[str]:
+    """The messages of a list that are links: title, description, then the link."""
+    return [r["text"] for r in replies
+            if r.get("text") and r["text"].splitlines()[-1].startswith("https://")]
+
+
+def button_titles(replies: list[dict[str, Any]]) -> list[str]:
+    return [b["title"] for r in replies for b in r.get("buttons", [])]
+
+
 @pytest.mark.parametrize(
     ("payload", "category"),
     [
@@ -83,28 +100,44 @@ def test_a_professional_gets_nrm_information_with_its_source(chat: Chat) -> None
         ("/resource_services_map", "survivor_services_map"),
     ],
 )
-def test_each_resource_category_lists_catalogue_links(
+def test_each_resource_list_shows_every_link_of_its_catalogue_category_five_at_a_time(
     chat: Chat, payload: str, category: str
 ) -> None:
+    expected = links_a_user_is_shown(category)  # from the catalogue file itself; never empty
     menu = chat.say("/ask_resources")
     assert [b["payload"] for b in menu[0]["buttons"]][:4] == [
         "/resource_care_pathways", "/resource_legal",
         "/resource_survivor_support", "/resource_services_map",
     ]
-    answer = joined(chat.texts(payload))
-    links = default_catalogue().links_to_serve(category)
-    for entry in links[:PAGE_SIZE]:
-        assert entry.url and entry.url in answer
-        assert entry.title in answer
+    pages = [chat.say(payload)]
+    while "More" in button_titles(pages[-1]):
+        assert len(pages) <= len(expected) // RESOURCE_PAGE, "More after the last link"
+        pages.append(chat.say("/more_resources"))
+    assert pages[0][0]["text"].startswith(f"{RESOURCE_LISTS[category]}: ")
+    shown = [link_messages(page) for page in pages]
+    assert [len(links) for links in shown[:-1]] == [RESOURCE_PAGE] * (len(pages) - 1)
+    assert 1 <= len(shown[-1]) <= RESOURCE_PAGE
+    links = [text for page in shown for text in page]
+    assert sorted(text.splitlines()[-1] for text in links) == sorted(e["url"] for e in expected)
+    by_url = {text.splitlines()[-1]: text for text in links}
+    for entry in expected:
+        assert entry["title"].strip() in by_url[entry["url"]]
+        assert entry["description"].strip() in by_url[entry["url"]]
+        assert (UNCHECKED_LINK in by_url[entry["url"]]) == (entry["verified"] is not True)
+    if len(expected) > RESOURCE_PAGE:
+        assert pages[0][-1]["text"] == f"Showing 1 to {RESOURCE_PAGE} of {len(expected)}."
+    assert "Start again" in button_titles(pages[-1])
 
 
-def test_more_shows_the_rest_of_a_long_list(chat: Chat) -> None:
+def test_more_typed_shows_the_next_links_of_a_long_list(chat: Chat) -> None:
+    expected = {e["url"] for e in links_a_user_is_shown("victim_care_pathways")}
+    assert len(expected) > 2 * RESOURCE_PAGE  # the seed page lists more than two pages
     chat.texts("/ask_resources")
-    chat.texts("victim care pathways please")
-    rest = joined(chat.texts("show me more"))
-    links = default_catalogue().links_to_serve("victim_care_pathways")
-    for entry in links[PAGE_SIZE : 2 * PAGE_SIZE]:
-        assert entry.url and entry.url in rest
+    first = link_messages(chat.say("victim care pathways please"))
+    rest = link_messages(chat.say("show me more"))
+    urls = [text.splitlines()[-1] for text in first + rest]
+    assert len(first) == len(rest) == RESOURCE_PAGE
+    assert len(set(urls)) == 2 * RESOURCE_PAGE and set(urls) <= expected
 
 
 def test_start_again_and_goodbye_work_at_any_point(chat: Chat) -> None:
@@ -112,8 +145,11 @@ def test_start_again_and_goodbye_work_at_any_point(chat: Chat) -> None:
     chat.texts("/report_other")
     assert chat.texts("start again") == ["Let's start again. Who is this about?"]
     assert chat.texts("/report_self")[-1] == "Is anyone in danger right now?"
-    bye = joined(chat.texts("ok bye"))
-    assert "999" in bye and "08000 121 700" in bye
+    bye = chat.texts("ok bye")
+    assert bye == [
+        "Take care. If anyone is in danger, call 999. The helpline, 08000 121 700, is open 24 "
+        "hours if you want to talk to someone."
+    ]
 
 
 def test_a_question_in_the_middle_of_the_triage_is_answered_then_the_triage_goes_on(
@@ -173,19 +209,56 @@ def test_recovery_period_by_nation(chat: Chat) -> None:
     assert "90 days" in scotland and "30 days" not in scotland
 
 
+NATION_NOTED = {
+    "england": "Thanks. I'll give you answers for England.",
+    "wales": "Thanks. I'll give you answers for Wales.",
+    "scotland": "Thanks. I'll give you answers for Scotland, where the usual term is human "
+                "trafficking.",
+    "northern_ireland": "Thanks. I'll give you answers for Northern Ireland.",
+}
+
+
 @pytest.mark.parametrize(
-    ("where", "says", "does_not_say"),
+    ("where", "nation"),
+    [("i live in leeds", "england"), ("we are near swansea", "wales"),
+     ("im in aberdeen", "scotland"), ("i am in derry", "northern_ireland"),
+     ("we're in east kilbride", "scotland")],
+)
+def test_a_place_sets_its_nation_and_the_bot_says_which(
+    servers_with_api: ApiRasa, where: str, nation: str
+) -> None:
+    chat = Chat(servers_with_api.bot.webhook_url)
+    assert chat.texts(where)[0] == NATION_NOTED[nation]
+    assert servers_with_api.tracker(chat.sender)["slots"]["nation"] == nation
+
+
+def test_every_place_of_places_yml_is_understood_as_its_nation(servers_with_api: ApiRasa) -> None:
+    """Through the trained model (the spaCy entity ruler, then the synonyms), each place name
+    of data/nlu/places.yml in a message gives its nation, and no other."""
+    wrong = []
+    for nation, names in places_by_nation().items():
+        for name in names:
+            parsed = servers_with_api.post("/model/parse", {"text": f"i am in {name}"})
+            found = [(e["entity"], e["value"]) for e in parsed["entities"]]
+            if found != [("uk_place", nation)]:
+                wrong.append((name, nation, found))
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("where", "nation", "says", "does_not_say"),
     [
-        ("i live in london", ["0800 808 3733"], ["0141 884 7900", "Live Fear Free"]),
-        ("we're in cardiff", ["0800 808 3733", "0808 80 10 800"], ["0141 884 7900"]),
-        ("im in glasgow", ["0141 884 7900", "0141 276 7724"], ["0800 808 3733"]),
-        ("belfast", ["PSNI", "101", "Belfast & Lisburn Women's Aid"], ["0800 808 3733"]),
+        ("i live in london", "england", ["0800 808 3733"], ["0141 884 7900", "Live Fear Free"]),
+        ("we're in cardiff", "wales", ["0800 808 3733", "0808 80 10 800"], ["0141 884 7900"]),
+        ("im in glasgow", "scotland", ["0141 884 7900", "0141 276 7724"], ["0800 808 3733"]),
+        ("belfast", "northern_ireland", ["PSNI", "101", "Belfast & Lisburn Women's Aid"],
+         ["0800 808 3733"]),
     ],
 )
 def test_each_nation_gets_its_own_places_to_stay(
-    chat: Chat, where: str, says: list[str], does_not_say: list[str]
+    chat: Chat, where: str, nation: str, says: list[str], does_not_say: list[str]
 ) -> None:
-    chat.texts(where)
+    assert chat.texts(where)[0] == NATION_NOTED[nation]
     chat.texts("/report_self")
     answer = joined(chat.texts("/deny"))
     for text in says:
