@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Request, expect
 
 from scripts.serve import BotServers
 from tests.web.chatpage import ChatPage
@@ -80,16 +81,26 @@ def test_keyboard_only_language_choice(site: BotServers, page: Page) -> None:
         pytest.fail(f"no language offered besides English: {languages}")
     chosen = languages[1]
     chat = ChatPage(page, site.web_url).open()
+    sent: list[str] = []  # every message the page sends from now on
+
+    def on_request(request: Request) -> None:
+        if request.url.endswith("/api/message"):
+            sent.append(json.loads(request.post_data or "{}").get("message"))
+
+    page.on("request", on_request)
     tab_to(page, "document.activeElement.id", "language-select", presses=10)
     select = page.locator("#language-select")
 
     page.keyboard.press("ArrowDown")
     assert select.input_value() == chosen["code"]
-    page.wait_for_timeout(300)
+    # Sending shows the user's message at once, in the same event as the change.
     assert chat.user_texts() == []  # not sent yet
     before = chat.bot_count()
     page.keyboard.press("Enter")
     chat.wait_for_bot(before)
+    # One message, sent on Enter (the arrow sent none): that request came before its answer.
+    code = chosen["code"]
+    assert sent == [f'/choose_language{{"language": "{code}"}}'], sent
     answer = chat.bot_messages_since(before)
     assert chosen["code"] in [m["lang"] for m in answer], answer
     assert chat.user_texts() == [chosen["name"]]
@@ -106,6 +117,7 @@ def test_keyboard_only_language_choice(site: BotServers, page: Page) -> None:
     assert all(m["lang"] in (None, "en") for m in answer), answer
     expect(page.locator("#danger-translated")).to_be_hidden()
     assert chat.user_texts() == [chosen["name"], "English"]
+    assert sent[1:] == ['/choose_language{"language": "en"}'], sent
 
 
 def test_keyboard_only_conversation_with_visible_focus(site: BotServers, page: Page) -> None:
@@ -121,15 +133,87 @@ def test_keyboard_only_conversation_with_visible_focus(site: BotServers, page: P
     assert "Is anyone in danger right now?" in chat.bot_texts_since(before)
 
 
-def test_targets_are_at_least_24px(site: BotServers, page: Page) -> None:
-    ChatPage(page, site.web_url).open()
-    small: list[str] = page.evaluate(
-        """() => [...document.querySelectorAll('button, input, select, summary, .exit-button')]
-            .filter(e => { const r = e.getBoundingClientRect();
-                           return r.width < 24 || r.height < 24; })
-            .map(e => e.outerHTML.slice(0, 80))"""
+@pytest.mark.parametrize("width", [1280, 320])
+def test_buttons_are_at_least_44px(site: BotServers, browser: Browser, width: int) -> None:
+    """Every button, the exit button, the text box, the language list and "Staying safe online"
+    (links inside sentences are exempt, as WCAG allows)."""
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    try:
+        page = context.new_page()
+        chat = ChatPage(page, site.web_url).open()
+        chat.click("I'm worried about someone")
+        targets: list[dict[str, Any]] = page.evaluate(
+            """() => [...document.querySelectorAll(
+                    'button, [role=button], input, select, summary')]
+                .map(e => { const r = e.getBoundingClientRect();
+                            return {what: e.outerHTML.slice(0, 80), width: r.width,
+                                    height: r.height}; })"""
+        )
+        assert page.locator("#log .buttons button").count() >= 7  # the bot's, in the list
+        assert len(targets) >= 12, targets
+        small = [t for t in targets if t["width"] < 44 or t["height"] < 44]
+        assert small == []
+    finally:
+        context.close()
+
+
+def _sideways(page: Page) -> list[str]:
+    """What reaches past the right (or left) edge of the window, or scrolls sideways."""
+    found: list[str] = page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth, found = [];
+            if (document.documentElement.scrollWidth > width) {
+                found.push('the page scrolls sideways: ' + document.documentElement.scrollWidth);
+            }
+            const log = document.getElementById('log');
+            if (log.scrollWidth > log.clientWidth) {
+                found.push('the conversation scrolls sideways');
+            }
+            for (const e of document.querySelectorAll('body *')) {
+                if (e.closest('.visually-hidden')) { continue; }
+                const r = e.getBoundingClientRect();
+                if (r.width === 0 && r.height === 0) { continue; }  // not shown
+                if (r.left < 0 || r.right > width + 0.5) {
+                    found.push(e.outerHTML.slice(0, 60) + ': ' + r.left + ' to ' + r.right);
+                }
+            }
+            return found;
+        }"""
     )
-    assert small == []
+    return found
+
+
+def test_the_page_works_at_200_percent_zoom(site: BotServers, browser: Browser) -> None:
+    """200 % zoom of a 1280 x 900 window: 640 x 450 CSS pixels, two screen pixels each. Nothing
+    scrolls sideways, before or after an answer; 999, the helpline and the exit button are in
+    view at the top; the text box, Send and the answer buttons can be clicked."""
+    context = browser.new_context(viewport={"width": 640, "height": 450}, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        chat = ChatPage(page, site.web_url).open()
+        assert page.evaluate("devicePixelRatio") == 2
+        assert _sideways(page) == []
+        header = page.get_by_role("banner")
+        exit_button = page.get_by_role("button", name="Emergency Exit this page")
+        expect(header.locator(".emergency-line").first).to_be_in_viewport(ratio=1)
+        expect(header.locator('a[href="tel:999"]')).to_be_in_viewport(ratio=1)
+        expect(header.locator('a[href="tel:08000121700"]')).to_be_in_viewport(ratio=1)
+        expect(exit_button).to_be_in_viewport(ratio=1)
+
+        # Click into the box (Playwright clicks only what is in view and not covered), type, send.
+        typed = "i'm worried about my neighbour's cleaner"
+        before = chat.bot_count()
+        page.get_by_label("Type your message").click()
+        page.keyboard.type(typed)
+        page.get_by_role("button", name="Send").click()
+        chat.wait_for_bot(before)
+        assert chat.user_texts() == [typed]
+        assert chat.bot_texts_since(before)
+        assert _sideways(page) == []
+        assert chat.click_button(chat.last_buttons.first)  # an answer's button, then its answer
+        assert _sideways(page) == []
+    finally:
+        context.close()
 
 
 def test_reduced_motion_and_live_log(site: BotServers, page: Page) -> None:

@@ -1,4 +1,6 @@
-"""The website chat in real headless Chromium, against the real page, Rasa and action servers."""
+"""The website chat in real headless Chromium, against the real page, Rasa and action servers.
+What the real bot never says (links the page must not make, HTML) comes from a scripted stand-in
+for Rasa behind the real page server (conftest.FakeRasa)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import json
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,11 +18,14 @@ from playwright.sync_api import Page, expect
 from scripts.serve import BotServers
 from scripts.web import embed_snippet
 from tests.web.chatpage import ChatPage
-from tests.web.conftest import NEUTRAL_TEXT, SCREENSHOTS
+from tests.web.conftest import NEUTRAL_TEXT, SCREENSHOTS, FakeRasa, NeutralSite
 
 pytestmark = pytest.mark.web
 
 HELPLINE = "08000 121 700"
+DEFAULT_EXIT_URL = "https://www.bbc.co.uk/weather"  # the README's
+EXIT_WINDOW_MS = 5000  # Shift 3 times "within 5 seconds" (README)
+CLOCK_START = datetime(2025, 1, 6, 9, 0)  # any time: the page's clock, when a test sets it
 
 
 def joined(texts: list[str]) -> str:
@@ -88,16 +95,65 @@ def test_only_https_and_tel_links_in_the_conversation(site: BotServers, page: Pa
     assert all(re.fullmatch(r"tel:\d+", h) for h in hrefs if h.startswith("tel:")), hrefs
 
 
-def test_html_in_a_message_is_shown_as_text_and_runs_nothing(
-    site: BotServers, page: Page, dialogs: list[str]
-) -> None:
+def test_html_typed_by_the_user_is_shown_as_text(site: BotServers, page: Page) -> None:
     chat = ChatPage(page, site.web_url).open()
-    attack = "<img src=x onerror=alert(1)>"
+    attack = "<img src=x onerror=alert(1)><b>bold</b>"
     chat.type(attack)
     assert chat.user_texts()[-1] == attack
-    assert page.locator("#log img").count() == 0
-    page.wait_for_timeout(500)
-    assert dialogs == []
+    # The page adds the message before sending it, so an element made from it would be there now.
+    mine = page.locator("#log .msg-user").last
+    assert mine.evaluate("m => [...m.querySelectorAll('*')].map(e => e.tagName)") == ["SPAN"]
+    assert page.locator("#log img, #log b").count() == 0
+
+
+def test_a_bot_message_makes_only_https_and_tel_links_and_never_html(
+    fake_rasa: FakeRasa, fake_bot_site: BotServers, page: Page
+) -> None:
+    """What Rasa sends goes through the real page server to the page: only https: web addresses
+    and phone numbers become links; http:, javascript:, data:, markdown and HTML stay text."""
+    said = [
+        "Web: http://example.org/help and https://www.gov.uk/ok.",
+        "Script: javascript:alert(document.domain) or JavaScript:alert(1)",
+        '<a href="javascript:alert(1)">Tap here</a><img src="x" onerror="alert(1)">'
+        "<b>bold</b><script>alert(1)</script>",
+        "[Tap here](http://example.org/phish) data:text/html;base64,PHNjcmlwdD4= "
+        "//example.org/x ftp://example.org/f https://javascript:alert(1)",
+        "Call 999 or 08000 121 700.",
+    ]
+    title = "<b>Bold</b> <a href='http://example.org'>x</a>"
+    fake_rasa.replies["show me the links"] = [
+        {"text": said[0]}, {"text": said[1]}, {"text": said[2]}, {"text": said[3]},
+        {"text": said[4], "image": "javascript:alert(1)",
+         "attachment": {"type": "link", "url": "http://example.org/a"},
+         "custom": {"html": "<a href='http://example.org/c'>c</a>"}},
+        {"buttons": [{"title": title, "payload": "/fine"}]},
+    ]
+    chat = ChatPage(page, fake_bot_site.web_url).open()
+    before = chat.bot_count()
+    assert chat.type("show me the links") == said
+
+    messages = page.locator("#log .msg-bot, #log .msg-error")
+    hrefs = messages.evaluate_all(
+        """(ms, before) => ms.slice(before).flatMap(
+            m => [...m.querySelectorAll('a')].map(a => a.getAttribute('href')))""",
+        before,
+    )
+    assert hrefs == ["https://www.gov.uk/ok", "tel:999", "tel:08000121700"]
+    tags = messages.evaluate_all(
+        """(ms, before) => [...new Set(ms.slice(before).flatMap(
+            m => [...m.querySelectorAll('*')].map(e => e.tagName)))]""",
+        before,
+    )
+    assert sorted(tags) == ["A", "SPAN"]  # links and the hidden "Assistant:"; no other element
+    assert page.locator("#log img, #log b, #log script, #log iframe").count() == 0
+    assert chat.bot_count() == before + len(said)  # nothing shown for image, attachment, custom
+
+    button = chat.last_buttons
+    expect(button).to_have_count(1)
+    expect(button).to_have_text(title)
+    assert button.evaluate("b => b.children.length") == 0
+    chat.click_button(button)
+    assert fake_rasa.received[-1]["message"] == "/fine"
 
 
 def _storage(page: Page) -> dict[str, Any]:
@@ -131,45 +187,181 @@ def test_nothing_is_left_on_the_device(site: BotServers, page: Page) -> None:
     assert "legal support" not in chat.log.inner_text()
 
 
+def _screen_is_blank(page: Page) -> bool:
+    """Whether the tab shows nothing but white. Taken through DevTools, which, unlike Playwright's
+    own screenshot and evaluate, does not wait for a navigation under way to finish."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        png: str = cdp.send("Page.captureScreenshot", {"format": "png"})["data"]  # base64
+    finally:
+        cdp.detach()
+    checker = page.context.new_page()
+    try:
+        coloured: int = checker.evaluate(
+            """async png => {
+                const image = new Image();
+                image.src = 'data:image/png;base64,' + png;
+                await image.decode();
+                const canvas = document.createElement('canvas');
+                canvas.width = image.width;
+                canvas.height = image.height;
+                const context = canvas.getContext('2d');
+                context.drawImage(image, 0, 0);
+                const px = context.getImageData(0, 0, image.width, image.height).data;
+                let coloured = 0;
+                for (let i = 0; i < px.length; i += 4) {
+                    if (px[i] < 255 || px[i + 1] < 255 || px[i + 2] < 255) { coloured += 1; }
+                }
+                return coloured;
+            }""",
+            png,
+        )
+    finally:
+        checker.close()
+    return coloured == 0
+
+
+def _exit_and_check_blank_meanwhile(
+    page: Page, neutral: NeutralSite, leave: Callable[[], None]
+) -> None:
+    """Quick exit (`leave()`), with the neutral site holding its answer: once the browser has
+    asked for the exit page, the chat must already be blank. Then the neutral site answers."""
+    assert not _screen_is_blank(page)  # the check sees the chat before
+    neutral.gate.clear()
+    try:
+        with page.expect_request(neutral.url, timeout=10_000):
+            leave()
+        assert _screen_is_blank(page), "the chat still shows while the exit page loads"
+    finally:
+        neutral.gate.set()
+
+
 def _assert_left_for_good(page: Page, chat_url: str, neutral_url: str) -> None:
     page.wait_for_url(neutral_url)
     expect(page.get_by_text(NEUTRAL_TEXT)).to_be_visible()
-    page.go_back()
-    page.wait_for_timeout(500)
-    assert not page.url.startswith(chat_url.rstrip("/")), page.url
-    assert "Conversation" not in (page.content())
+    # location.replace: the chat is in no entry of the tab's history, so Back cannot bring it
+    # (or its conversation) back.
+    cdp = page.context.new_cdp_session(page)
+    try:
+        history = cdp.send("Page.getNavigationHistory")
+    finally:
+        cdp.detach()
+    urls = [entry["url"] for entry in history["entries"]]
+    assert not [url for url in urls if url.startswith(chat_url)], urls
+    page.go_back()  # waits for the page it goes back to, if any
+    assert not page.url.startswith(chat_url), page.url
 
 
-def test_exit_button_leaves_and_back_does_not_return(
-    site: BotServers, page: Page, neutral_url: str
+def _dots(page: Page) -> list[bool]:
+    """The three exit dots, as seen: filled or not."""
+    dots: list[bool] = page.locator(".exit-dots span").evaluate_all(
+        "ds => ds.map(d => getComputedStyle(d).backgroundColor !== 'rgba(0, 0, 0, 0)')"
+    )
+    return dots
+
+
+def test_exit_button_blanks_the_page_at_once_and_leaves_for_good(
+    site: BotServers, page: Page, neutral: NeutralSite
 ) -> None:
     chat = ChatPage(page, site.web_url).open()
     chat.click("It's happening to me")
     exit_button = page.get_by_role("button", name="Emergency Exit this page")
     expect(exit_button).to_be_visible()
-    exit_button.click()
-    _assert_left_for_good(page, site.web_url, neutral_url)
+    _exit_and_check_blank_meanwhile(page, neutral, lambda: exit_button.click(no_wait_after=True))
+    _assert_left_for_good(page, site.web_url, neutral.url)
+    # Coming back to the chat's address starts a new conversation: the old one is gone.
+    chat.open()
+    assert chat.user_texts() == []
+    assert "Is anyone in danger right now?" not in chat.log.inner_text()
 
 
-def test_shift_three_times_leaves_and_back_does_not_return(
-    site: BotServers, page: Page, neutral_url: str
+def test_shift_three_times_each_within_five_seconds_leaves_for_good(
+    site: BotServers, page: Page, neutral: NeutralSite
 ) -> None:
-    ChatPage(page, site.web_url).open()
+    """The 5 seconds start again at each press (as GOV.UK's component does): three presses 4 s
+    apart leave. The page's clock is Playwright's, moved on by the test."""
+    page.clock.install(time=CLOCK_START)
+    chat = ChatPage(page, site.web_url).open()
+    chat.click("It's happening to me")
+    page.clock.pause_at(CLOCK_START + timedelta(hours=1))
     page.get_by_label("Type your message").focus()
-    for _ in range(3):
+
+    def three_presses() -> None:
         page.keyboard.press("Shift")
-    _assert_left_for_good(page, site.web_url, neutral_url)
+        page.clock.run_for(4000)
+        page.keyboard.press("Shift")
+        page.clock.run_for(4000)
+        assert _dots(page) == [True, True, False]
+        page.keyboard.press("Shift")
+
+    _exit_and_check_blank_meanwhile(page, neutral, three_presses)
+    _assert_left_for_good(page, site.web_url, neutral.url)
 
 
-def test_shift_as_part_of_typing_does_not_leave(site: BotServers, page: Page) -> None:
+def test_shift_countdown_dots_and_its_five_second_window(site: BotServers, page: Page) -> None:
+    """Each press fills a dot and tells screen readers how many are left; 5 s without a press
+    empties the dots, says so, and counting starts again."""
+    page.clock.install(time=CLOCK_START)
+    ChatPage(page, site.web_url).open()
+    page.clock.pause_at(CLOCK_START + timedelta(hours=1))
+    status = page.get_by_role("status")
+    expect(status).to_have_attribute("aria-live", "polite")
+    expect(page.locator(".exit-dots")).to_be_visible()
+    assert _dots(page) == [False, False, False]
+    expect(status).to_have_text("")
+
+    page.keyboard.press("Shift")
+    assert _dots(page) == [True, False, False]
+    expect(status).to_have_text("Shift, press 2 more times to exit.")
+    page.clock.run_for(EXIT_WINDOW_MS - 1)
+    assert _dots(page) == [True, False, False]  # still within the 5 seconds
+    page.keyboard.press("Shift")
+    assert _dots(page) == [True, True, False]
+    expect(status).to_have_text("Shift, press 1 more time to exit.")
+
+    page.clock.run_for(EXIT_WINDOW_MS)
+    assert _dots(page) == [False, False, False]
+    expect(status).to_have_text("Exit this page expired.")
+    page.keyboard.press("Shift")  # the first of three again
+    assert _dots(page) == [True, False, False]
+    expect(status).to_have_text("Shift, press 2 more times to exit.")
+    assert page.url == site.web_url
+
+
+def test_shift_as_part_of_typing_does_not_count(site: BotServers, page: Page) -> None:
     chat = ChatPage(page, site.web_url).open()
     box = page.get_by_label("Type your message")
     box.focus()
     for letter in "ABC":
         page.keyboard.press(f"Shift+{letter}")
-    page.wait_for_timeout(300)
-    assert page.url == chat.url
     expect(box).to_have_value("ABC")
+    # The page counts a Shift as it is released, in that key event, so this is already known.
+    assert _dots(page) == [False, False, False]
+    expect(page.get_by_role("status")).to_have_text("")
+    page.keyboard.press("Shift")  # a Shift alone after them is the first of three
+    assert _dots(page) == [True, False, False]
+    expect(page.get_by_role("status")).to_have_text("Shift, press 2 more times to exit.")
+    assert page.url == chat.url
+
+
+def test_quick_exit_goes_to_bbc_weather_by_default(fake_bot_site: BotServers, page: Page) -> None:
+    """Without EXIT_URL, quick exit opens BBC Weather (answered here by the browser itself)."""
+    assert fake_bot_site.exit_url is None
+    page.route(DEFAULT_EXIT_URL, lambda route: route.fulfill(
+        status=200, content_type="text/html", body=f"<title>Weather</title><p>{NEUTRAL_TEXT}"
+    ))
+    ChatPage(page, fake_bot_site.web_url).open()
+    exit_button = page.get_by_role("button", name="Emergency Exit this page")
+    expect(exit_button).to_have_attribute("href", DEFAULT_EXIT_URL)
+    exit_button.click()
+    _assert_left_for_good(page, fake_bot_site.web_url, DEFAULT_EXIT_URL)
+
+
+def test_the_message_box_has_autocomplete_off(site: BotServers, page: Page) -> None:
+    ChatPage(page, site.web_url).open()
+    box = page.get_by_label("Type your message")
+    expect(box).to_have_attribute("autocomplete", "off")
+    expect(page.locator("#send-form")).to_have_attribute("autocomplete", "off")
 
 
 def test_static_page_shows_emergency_numbers(site: BotServers, page: Page) -> None:
