@@ -60,7 +60,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 
 spacy: $(SPACY_DIR)/meta.json
 
-$(SPACY_DIR)/meta.json: scripts/build_spacy_pipeline.py data/nlu/places.yml data/nlu/language_names.yml \
+$(SPACY_DIR)/meta.json: scripts/build_spacy_pipeline.py data/nlu/places.yml data/nlu/language_names.yml data/nlu/roles.yml \
                         $(VENV)/.installed
 	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_DIR)
 
@@ -124,7 +124,9 @@ test-stories: $(MODEL)
 # NLU quality on the held-out messages of tests/nlu (none is a training example:
 # tests/test_heldout.py; partly a development set): fails unless every danger message is
 # recognised and macro F1 is at least 0.95 (scripts/nlu_report.py). Then the report of the
-# fresh set, tests/nlu_fresh, the honest estimate (docs/nlu-evaluation.md).
+# fresh set, tests/nlu_fresh, the honest estimate, and how much a place, typos, plain lower case
+# or a role change the model's readings (scripts/robustness.py, results/robustness/): reports,
+# not yet gates (docs/nlu-evaluation.md).
 test-nlu: $(MODEL)
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu --out results/nlu-heldout --no-plot
 	$(BIN)/python scripts/nlu_report.py results/nlu-heldout --gate \
@@ -132,6 +134,7 @@ test-nlu: $(MODEL)
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu_fresh --out results/nlu-fresh --no-plot
 	$(BIN)/python scripts/nlu_report.py results/nlu-fresh \
 	  --title "Fresh held-out messages (tests/nlu_fresh)"
+	$(BIN)/python scripts/robustness.py --model $(MODEL) --out results/robustness
 
 # Per-intent reports (precision, recall, F1, confusions): the held-out messages, then 3-fold
 # cross-validation on the training data. Reports in results/nlu-*/report.md.

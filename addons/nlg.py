@@ -34,6 +34,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from addons.ask_instead import ALWAYS_KEPT, ASK_INSTEAD, ASK_WHO, is_story, meaning_buttons
 from addons.language import MAX_OPTION_CARDS
 from i18n.translations import (
     ENGLISH,
@@ -125,11 +126,16 @@ class TranslatingNLG(TemplatedNaturalLanguageGenerator):
         output_channel: str,
         **kwargs: Any,
     ) -> dict[str, Any] | None:
+        asked_buttons = None
+        if utter_action == ASK_INSTEAD:
+            utter_action, asked_buttons = self._ask_instead(tracker)
         message: dict[str, Any] | None = await super().generate(
             utter_action, tracker, output_channel, **kwargs
         )
         if message is None:
             return None
+        if asked_buttons is not None:
+            message["buttons"] = asked_buttons
         language = self.language_of(tracker)
         if tracker.get_slot(LANGUAGE_SLOT) == ENGLISH:
             message["language"] = ENGLISH  # chosen: the page goes back to English too
@@ -164,6 +170,22 @@ class TranslatingNLG(TemplatedNaturalLanguageGenerator):
         if not message["buttons"]:
             del message["buttons"]
         return message
+
+    def _ask_instead(
+        self, tracker: DialogueStateTracker
+    ) -> tuple[str, list[dict[str, Any]] | None]:
+        """Which answer the unsure bot gives (addons/ask_instead.py): "Who is this about?" for a
+        story, else the likeliest meanings' buttons of utter_ask_instead."""
+        latest = tracker.latest_message
+        text = (latest.text or "") if latest else ""
+        ranking = (latest.parse_data.get("intent_ranking") or []) if latest else []
+        if is_story(text, ranking):
+            return ASK_WHO, None
+        variations = self.responses.get(ASK_INSTEAD) or [{}]
+        buttons = meaning_buttons(variations[0].get("buttons") or [], ranking)
+        if all(b.get("payload") in ALWAYS_KEPT for b in buttons):
+            return ASK_WHO, None  # no likely meaning has a button: start from who it is about
+        return ASK_INSTEAD, buttons
 
     def _translation(self, language: Language, text: str) -> dict[str, str]:
         out = {"lang": language.code, "text": isolate(text) if language.rtl else text}

@@ -42,6 +42,8 @@ LANGUAGE_INTENTS = (OTHER_LANGUAGE, LANGUAGE_UNSURE)
 LANGUAGE_ENTITY = "language"
 OPTION_ENTITY = "language_option"
 EMERGENCY = "emergency"
+# The typed text with each word the spelling normaliser corrected in its place (addons/spelling.py).
+CORRECTED_TEXT = "text_corrected"
 LEXICON_FILE = "lexicon.json"
 
 
@@ -223,7 +225,9 @@ def apply_danger_check(message: Message) -> None:
     text = _typed_text(message)
     if text is None:
         return
-    if signals_danger(text):
+    # The words as typed, and as the spelling normaliser read them ("knif" -> "knife").
+    corrected = message.get(CORRECTED_TEXT) or ""
+    if signals_danger(text) or signals_danger(corrected):
         _set_intent(message, EMERGENCY)
     elif _intent_name(message) == EMERGENCY and says_no_danger(text):
         _drop_emergency(message)

@@ -2,8 +2,8 @@
 
 spaCy's English models download from GitHub, which these machines cannot reach, so the
 pipeline is made here from parts on PyPI: a blank English tokenizer, the lookup lemmatizer
-from spacy-lookups-data, and an entity ruler for UK places (the synonyms in data/nlu/places.yml)
-and for languages named in English (data/nlu/language_names.yml).
+from spacy-lookups-data, and an entity ruler for UK places (the synonyms in data/nlu/places.yml),
+for languages named in English (data/nlu/language_names.yml) and for roles (data/nlu/roles.yml).
 
 Usage: python scripts/build_spacy_pipeline.py [OUTPUT_DIR]   (default: build/spacy_uk)
 """
@@ -23,9 +23,11 @@ import yaml  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 PLACES_FILE = ROOT / "data" / "nlu" / "places.yml"
 LANGUAGE_NAMES_FILE = ROOT / "data" / "nlu" / "language_names.yml"
+ROLES_FILE = ROOT / "data" / "nlu" / "roles.yml"
 DEFAULT_OUTPUT = ROOT / "build" / "spacy_uk"
 PLACE_LABEL = "uk_place"
 LANGUAGE_LABEL = "language_name"
+ROLE_LABEL = "role"
 
 
 def read_places(path: Path = PLACES_FILE) -> dict[str, list[str]]:
@@ -60,6 +62,15 @@ def read_language_names(path: Path = LANGUAGE_NAMES_FILE) -> dict[str, list[str]
     return {code: [n for n in found if n != code] for code, found in names.items()}
 
 
+def read_roles(path: Path = ROLES_FILE) -> list[str]:
+    """The role names of the lookup table `role`."""
+    for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+        if block.get("lookup") == ROLE_LABEL:
+            return [line.strip()[2:].strip() for line in block["examples"].splitlines()
+                    if line.strip().startswith("- ")]
+    return []
+
+
 def build(output: Path) -> None:
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
@@ -71,9 +82,13 @@ def build(output: Path) -> None:
     ruler.add_patterns(  # type: ignore[attr-defined]
         place_patterns(read_language_names(), LANGUAGE_LABEL)
     )
+    ruler.add_patterns(  # type: ignore[attr-defined]
+        place_patterns({ROLE_LABEL: read_roles()}, ROLE_LABEL)
+    )
     nlp.meta["name"] = "spacy_uk"
     nlp.meta["version"] = "1.0.0"
-    nlp.meta["description"] = "Blank English + lookup lemmatizer + UK place and language ruler"
+    nlp.meta["description"] = (
+        "Blank English + lookup lemmatizer + UK place, language and role ruler")
     output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
 
@@ -86,6 +101,8 @@ def main() -> None:
     print(f"Built {output}: pipes={nlp.pipe_names}")
     print("  lemmas:", [t.lemma_ for t in doc])
     print("  places:", [(e.text, e.ent_id_) for e in doc.ents])
+    doc = nlp("Nurse here, a patient in Milton Keynes")
+    print("  entities:", [(e.text, e.label_) for e in doc.ents])
 
 
 if __name__ == "__main__":

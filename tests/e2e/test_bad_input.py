@@ -94,10 +94,15 @@ def test_messages_with_nothing_to_understand_get_999_and_the_helpline(
     still_answers(servers.webhook_url)
 
 
-def test_an_unknown_intent_payload_gets_the_fallback_answer(servers: BotServers) -> None:
+def test_an_unknown_intent_payload_is_asked_about(servers: BotServers) -> None:
+    """No button the bot made sends it: nothing likely, so the bot asks who it is about."""
     status, replies = send(servers.webhook_url, "/not_an_intent")
     assert status == 200
-    assert [reply["text"] for reply in replies] == [FALLBACK_TEXT]
+    assert [reply["text"] for reply in replies] == [
+        "Can you tell me who this is about? In an emergency call 999. To talk to a person: "
+        "08000 121 700."]
+    assert [b["payload"] for b in replies[0]["buttons"]] == [
+        "/report_self", "/report_other", "/practitioner", "/report_child", "/talk_to_person"]
 
 
 @pytest.mark.parametrize(
