@@ -249,8 +249,8 @@ async def _load(
     outage_senders: list[str],
 ) -> tuple[list[list[list[tuple[str, str]]]], Run, list[list[list[tuple[str, str]]]]]:
     run = Run(urls=bot.webhook_urls)
-    # Longer than Sanic's response timeout (60 s): a client never gives up on a turn that its
-    # server is still working on.
+    # Longer than Sanic's response timeout (25 s, scripts/serve.py): a client never gives up on a
+    # turn that its server is still working on.
     timeout = aiohttp.ClientTimeout(total=90)
     connector = aiohttp.TCPConnector(limit=0, force_close=True)  # a new connection each turn
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as client:
