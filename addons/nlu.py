@@ -42,7 +42,8 @@ LANGUAGE_INTENTS = (OTHER_LANGUAGE, LANGUAGE_UNSURE)
 LANGUAGE_ENTITY = "language"
 OPTION_ENTITY = "language_option"
 EMERGENCY = "emergency"
-# The typed text with each word the spelling normaliser corrected in its place (addons/spelling.py).
+# The typed text with each word the spelling normaliser corrected in its place, set only when
+# it corrected one (addons/spelling.py).
 CORRECTED_TEXT = "text_corrected"
 LEXICON_FILE = "lexicon.json"
 
@@ -152,7 +153,7 @@ def apply_language_check(message: Message, check: LanguageCheck) -> None:
             _set_intent(message, LANGUAGE_UNSURE)
             _add_entities(message, OPTION_ENTITY, found.options)
     elif found.english is True and _intent_name(message) in LANGUAGE_INTENTS:
-        _drop_top_intent(message)
+        _drop_intents(message, LANGUAGE_INTENTS)
     elif _intent_name(message) == OTHER_LANGUAGE:
         _set_intent(message, LANGUAGE_UNSURE)
 
@@ -184,10 +185,10 @@ def _set_intent(message: Message, name: str) -> None:
     message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
 
 
-def _drop_top_intent(message: Message) -> None:
-    ranking = [
-        i for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") not in LANGUAGE_INTENTS
-    ]
+def _drop_intents(message: Message, names: Iterable[str]) -> None:
+    """The classifier's next reading stands, without these intents."""
+    dropped = set(names)
+    ranking = [i for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") not in dropped]
     if ranking:
         message.set(INTENT, ranking[0], add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
@@ -225,16 +226,10 @@ def apply_danger_check(message: Message) -> None:
     text = _typed_text(message)
     if text is None:
         return
-    # The words as typed, and as the spelling normaliser read them ("knif" -> "knife").
-    corrected = message.get(CORRECTED_TEXT) or ""
-    if signals_danger(text) or signals_danger(corrected):
+    # The words as typed, and as the spelling normaliser read them ("knif" -> "knife"), set
+    # only when it corrected a word.
+    corrected = message.get(CORRECTED_TEXT)
+    if signals_danger(text) or (corrected is not None and signals_danger(corrected)):
         _set_intent(message, EMERGENCY)
     elif _intent_name(message) == EMERGENCY and says_no_danger(text):
-        _drop_emergency(message)
-
-
-def _drop_emergency(message: Message) -> None:
-    ranking = [i for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") != EMERGENCY]
-    if ranking:
-        message.set(INTENT, ranking[0], add_to_output=True)
-        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        _drop_intents(message, [EMERGENCY])

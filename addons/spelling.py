@@ -84,6 +84,7 @@ def correct_tokens(message: Message, speller: Speller) -> None:
         return
     corrected = []
     text = message.get(TEXT) or ""
+    changed = False
     for token in reversed(tokens):
         meant = speller.correct(token.text)
         if meant is None:
@@ -92,8 +93,10 @@ def correct_tokens(message: Message, speller: Speller) -> None:
         corrected.append(Token(meant, token.start, token.end, data=dict(token.data),
                                lemma=speller.lemmas.get(meant, meant)))
         text = text[:token.start] + meant + text[token.end:]
-    message.set(TOKENS_NAMES[TEXT], corrected[::-1])
-    message.set(CORRECTED_TEXT, text)
+        changed = True
+    if changed:  # else the danger check would read the same text twice
+        message.set(TOKENS_NAMES[TEXT], corrected[::-1])
+        message.set(CORRECTED_TEXT, text)
 
 
 @DefaultV1Recipe.register(
