@@ -64,7 +64,8 @@ def places_by_nation() -> dict[str, list[str]]:
     return places
 
 
-_ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+# Both of Rasa's forms: [Glasgow](uk_place) and [Glasgow]{"entity": "uk_place"}.
+_ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 
 def plain(example: str) -> str:

@@ -7,36 +7,30 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-TRAINING = sorted((ROOT / "data" / "nlu").glob("*.yml"))
-HELD_OUT = sorted((ROOT / "tests").glob("nlu*/*.yml"))
-ENTITY = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
+from tests.helpers import ROOT, nlu_blocks, plain
+
+TRAINING = "data/nlu"
+HELD_OUT = sorted({path.parent.relative_to(ROOT).as_posix()
+                   for path in (ROOT / "tests").glob("nlu*/*.yml")})
 
 
 def normalise(text: str) -> str:
     """What two messages share when they are the same words: no entity marks, case,
     punctuation or extra spaces."""
-    text = ENTITY.sub(r"\1", text)
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"['’]", "", text)  # "I'm" and "im" are one spelling here
+    text = unicodedata.normalize("NFKC", plain(text)).casefold()
+    text = re.sub(r"['\u2019]", "", text)  # "I'm" and "im" are one spelling here
     return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
-def intent_examples(path: Path) -> Iterator[tuple[str, str]]:
-    """(intent, message) for each intent example of a Rasa NLU file."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    for block in data.get("nlu") or []:
-        if "intent" not in block:
-            continue  # synonyms, lookups, regexes: not messages
-        for line in str(block.get("examples", "")).splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                yield str(block["intent"]), line[2:]
+def intent_examples(folder: str) -> Iterator[tuple[str, str]]:
+    """(intent, message) for each intent example of the Rasa NLU files of a folder."""
+    for block, texts in nlu_blocks(folder):
+        if "intent" in block:  # not synonyms, lookups or regexes: not messages
+            for text in texts:
+                yield str(block["intent"]), text
 
 
 def test_normalising_sets_aside_case_punctuation_and_entity_marks() -> None:
@@ -45,14 +39,13 @@ def test_normalising_sets_aside_case_punctuation_and_entity_marks() -> None:
 
 
 def test_there_are_held_out_sets_and_training_data() -> None:
-    assert TRAINING and HELD_OUT
-    assert sum(1 for path in HELD_OUT for _ in intent_examples(path)) >= 250
+    assert HELD_OUT and any(intent_examples(TRAINING))
+    assert sum(1 for folder in HELD_OUT for _ in intent_examples(folder)) >= 250
 
 
-@pytest.mark.parametrize("held_out", HELD_OUT, ids=lambda path: path.relative_to(ROOT).as_posix())
-def test_no_held_out_message_is_a_training_example(held_out: Path) -> None:
-    trained = {normalise(text): (intent, path.name)
-               for path in TRAINING for intent, text in intent_examples(path)}
-    overlaps = [f"{text!r} ({intent}) is also in data/nlu/{trained[normalise(text)][1]}"
+@pytest.mark.parametrize("held_out", HELD_OUT)
+def test_no_held_out_message_is_a_training_example(held_out: str) -> None:
+    trained = {normalise(text): intent for intent, text in intent_examples(TRAINING)}
+    overlaps = [f"{text!r} ({intent}) is also a training example of {trained[normalise(text)]}"
                 for intent, text in intent_examples(held_out) if normalise(text) in trained]
     assert not overlaps, "held-out messages that were trained on:\n" + "\n".join(overlaps)
