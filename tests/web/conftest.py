@@ -36,6 +36,15 @@ CHROMIUM_FLAGS = [
 NEUTRAL_TEXT = "Neutral page for the quick exit tests"
 
 
+
+def _answer(handler: BaseHTTPRequestHandler, body: bytes, content_type: str) -> None:
+    """A 200 answer of the test's stand-in servers."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
 class NeutralSite:
     """Where quick exit goes in the tests. It answers only while `gate` is set, so a test can
     look at the chat page while the exit is under way."""
@@ -49,11 +58,7 @@ class NeutralSite:
             def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
                 site.gate.wait(timeout=60)
                 body = f"<!doctype html><title>Weather</title><p>{NEUTRAL_TEXT}</p>".encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                _answer(self, body, "text/html; charset=utf-8")
 
             def log_message(self, *_args: Any) -> None:
                 pass
@@ -134,12 +139,7 @@ class FakeRasa:
                 request = json.loads(self.rfile.read(length))
                 fake.received.append(request)
                 replies = fake.replies.get(request.get("message"), FakeRasa.GREETING)
-                body = json.dumps(replies).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                _answer(self, json.dumps(replies).encode(), "application/json")
 
             def log_message(self, *_args: Any) -> None:
                 pass
