@@ -4,7 +4,7 @@ TensorFlow 2.12 installs jax for its TF Lite converter and imports it whenever i
 (tensorflow/lite/python/util.py, inside `try: ... except ImportError`). Rasa never converts
 models to TF Lite; jax costs each Rasa process about 80 MB of memory.
 A None entry in sys.modules makes `import jax` raise ImportError, the case TensorFlow handles.
-serve.py and bench.py start this bot's servers with this script.
+serve.py and scripts/bench/ start this bot's servers with this script.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.build_spacy_pipeline import read_places  # noqa: E402
 from scripts.nlu_report import MIN_MACRO_F1  # noqa: E402
+from scripts.serve import DEFAULT_MODEL  # noqa: E402
 
 SETS = {"tests/nlu": ROOT / "tests" / "nlu", "tests/nlu_fresh": ROOT / "tests" / "nlu_fresh"}
 MIN_AGREEMENT = 0.97
@@ -250,7 +251,7 @@ def render(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "triage.tar.gz")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "robustness")
     parser.add_argument("--gate", action="store_true")
     args = parser.parse_args(argv)
