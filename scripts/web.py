@@ -15,24 +15,40 @@ Languages: GET /api/languages lists English and every language with a current tr
 (i18n.translations.offered()), with the page's own words in each, for the page's language picker
 and header; it is worked out once at start and needs no Rasa. The bot's messages keep the
 language fields the page needs (lang, dir, language; a button's lang, dir and English title).
+
+Limits per client, so that no one client can take the chat from anyone else (issue 17): new
+conversations per address (a token bucket), conversations open per address, messages per
+address and per conversation (token buckets). Over a limit the answer is 429 with Retry-After,
+and the page shows its "not working" text with 999 and the helpline. The settings and their
+defaults are in Limits (environment variables LIMIT_*, MAX_SESSIONS and TRUSTED_PROXIES; README).
+The client's address is the socket's peer; X-Forwarded-For counts only when that peer is one of
+TRUSTED_PROXIES (the project's nginx configuration, deploy/nginx/chat.conf). An address is kept
+only in memory, as a keyed hash (HMAC with a random key made at start), never logged, and it is
+forgotten when its buckets are full again and its conversations have expired.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
+import ipaddress
 import itertools
+import math
 import os
 import re
 import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from cachetools import TTLCache
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python scripts/web.py`
@@ -45,7 +61,6 @@ DEFAULT_EXIT_URL = "https://www.bbc.co.uk/weather"
 MAX_BODY = 8 * 1024
 MAX_MESSAGE_CHARS = 1000
 SESSION_IDLE_SECONDS = 30 * 60  # as Rasa's session_expiration_time in domain.yml
-MAX_SESSIONS = 100_000
 RASA_TIMEOUT_SECONDS = 30.0  # more than Rasa's own (RESPONSE_TIMEOUT in scripts/serve.py)
 
 STATIC = {
@@ -77,7 +92,247 @@ DIRECTIONS = ("rtl", "ltr")
 MAX_ENGLISH_TITLE = 200
 PAGE_KEYS = ("danger_line", "helpline_line", "exit_label", "language_label")
 
-SESSIONS: web.AppKey[dict[str, float]] = web.AppKey("sessions", dict)
+
+# --- Per-client limits ----------------------------------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The per-client limits, each an environment variable of the same name in upper case with
+    LIMIT_ before it (MAX_SESSIONS and TRUSTED_PROXIES as they are). The defaults let a shared
+    household or office address start 60 conversations at once and one every 2 seconds after
+    that, and write far faster than people type, while one address alone can neither fill the
+    table nor send the Rasa servers more than a small part of what they answer (about 170
+    messages a second on 2 cores)."""
+
+    sessions_per_minute: float = 30.0  # new conversations per address, once its burst is used
+    sessions_burst: int = 60  # new conversations per address at once
+    open_sessions: int = 300  # conversations open (not idle 30 minutes) per address
+    address_messages_per_minute: float = 300.0  # messages per address (5 a second)
+    address_messages_burst: int = 100
+    messages_per_minute: float = 60.0  # messages per conversation (1 a second)
+    messages_burst: int = 20
+    max_sessions: int = 100_000  # all open conversations; when full, the longest idle ends
+    trusted_proxies: tuple[Network, ...] = ()  # whose X-Forwarded-For is believed
+    retry_open: float = 60.0  # the Retry-After of "too many open conversations"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Limits:
+        """The limits from LIMIT_SESSIONS_PER_MINUTE, LIMIT_SESSIONS_BURST, LIMIT_OPEN_SESSIONS,
+        LIMIT_ADDRESS_MESSAGES_PER_MINUTE, LIMIT_ADDRESS_MESSAGES_BURST,
+        LIMIT_MESSAGES_PER_MINUTE, LIMIT_MESSAGES_BURST, MAX_SESSIONS and TRUSTED_PROXIES
+        (addresses or networks, separated by commas or spaces); ValueError names a bad one."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            if field.name in {"trusted_proxies", "retry_open"}:
+                continue
+            name = "MAX_SESSIONS" if field.name == "max_sessions" else f"LIMIT_{field.name.upper()}"
+            raw = env.get(name, "").strip()
+            if not raw:
+                continue
+            kind = float if field.type in {float, "float"} else int
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = 0
+            if not 0 < value < math.inf:
+                raise ValueError(f"{name} must be a positive {kind.__name__}, not {raw!r}")
+            values[field.name] = value
+        proxies = []
+        for item in env.get("TRUSTED_PROXIES", "").replace(",", " ").split():
+            try:
+                proxies.append(ipaddress.ip_network(item, strict=False))
+            except ValueError as error:
+                raise ValueError(
+                    f"TRUSTED_PROXIES: {item!r} is not an address or network") from error
+        return cls(**values, trusted_proxies=tuple(proxies))
+
+    def refill_seconds(self) -> float:
+        """How long an emptied bucket of an address takes to be full again."""
+        return max(self.sessions_burst / self.sessions_per_minute * 60,
+                   self.address_messages_burst / self.address_messages_per_minute * 60)
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+class Bucket:
+    """A token bucket: `burst` tokens at most, refilled at `rate` a second."""
+
+    __slots__ = ("tokens", "updated")
+
+    def __init__(self, burst: float, now: float) -> None:
+        self.tokens = float(burst)
+        self.updated = now
+
+    def take(self, now: float, rate: float, burst: float) -> float:
+        """Takes a token: 0 if there was one, else the seconds until there is one."""
+        # max(): a clock set back adds nothing (time.monotonic never goes back; tests' clocks do)
+        self.tokens = min(float(burst), self.tokens + max(0.0, now - self.updated) * rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / rate
+
+
+def _too_many(reason: str, wait: float) -> None:
+    """429 with Retry-After (whole seconds, at least 1) when wait is more than 0."""
+    if wait > 0:
+        raise web.HTTPTooManyRequests(
+            reason=reason, headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
+class Client:
+    """What is known of one client address: its two buckets and its open conversations."""
+
+    __slots__ = ("messages", "open", "sessions")
+
+    def __init__(self, limits: Limits, now: float) -> None:
+        self.sessions = Bucket(limits.sessions_burst, now)
+        self.messages = Bucket(limits.address_messages_burst, now)
+        self.open = 0
+
+
+class Session:
+    """One conversation: the address that started it (its count of open ones) and its bucket."""
+
+    __slots__ = ("client", "messages")
+
+    def __init__(self, client: Client, limits: Limits, now: float) -> None:
+        self.client = client
+        self.messages = Bucket(limits.messages_burst, now)
+
+
+class _Leaving(TTLCache[Any, Any]):
+    """A TTLCache (expiry by time to live, eviction of the least recently used when full) that
+    calls `gone` with each value it drops by itself, expired or evicted."""
+
+    def __init__(self, maxsize: int, ttl: float, gone: Callable[[Any], None]) -> None:
+        # The module's clock looked up at each call, so tests can move it.
+        super().__init__(maxsize, ttl, timer=_now)
+        self._gone = gone
+
+    def expire(self, time: float | None = None) -> list[tuple[Any, Any]]:
+        expired: list[tuple[Any, Any]] = super().expire(time)
+        for _key, value in expired:
+            self._gone(value)
+        return expired
+
+    def popitem(self) -> tuple[Any, Any]:
+        key, value = super().popitem()
+        self._gone(value)
+        return key, value
+
+
+class Sessions:
+    """Open conversations by id, idle ones expiring after SESSION_IDLE_SECONDS, at most
+    limits.max_sessions of them (then the longest idle one ends), in a cachetools.TTLCache:
+    expiring touches only the entries that expire, so a request costs the same whatever the
+    size of the table. Measured on 2 cores, one client: with the former scan of the whole table
+    on each new conversation, 40,000 open ones slowed new ones from 779 to 167 a second (issue
+    17); here, through aiohttp's test client in one process, 3,170 a second with none open
+    and 2,660 with 100,000 open (the table full, so each new one also ends the longest idle
+    one). 100,000 open conversations take about 47 MB."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._table = _Leaving(limits.max_sessions, SESSION_IDLE_SECONDS, self._ended)
+
+    @staticmethod
+    def _ended(session: Session) -> None:
+        session.client.open -= 1
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def expire(self, now: float) -> None:
+        self._table.expire(now)
+
+    def get(self, sid: str) -> Session | None:
+        session: Session | None = self._table.get(sid)
+        return session
+
+    def add(self, sid: str, client: Client, now: float) -> None:
+        self._table[sid] = Session(client, self.limits, now)
+        client.open += 1
+
+    def touch(self, sid: str, session: Session) -> None:
+        """The conversation is used now: its idle time starts again."""
+        self._table[sid] = session
+
+
+class Clients:
+    """Client addresses, each known only by a keyed hash (HMAC-SHA-256 with a key made at
+    start and kept in memory only), with its buckets and count of open conversations."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._key = secrets.token_bytes(32)
+        # An address is kept while a conversation of it may be open or a bucket of it is not
+        # yet full again, so forgetting it never gives it more than it would have had; room
+        # for every address with an open conversation and as many again without one.
+        self._table: TTLCache[bytes, Client] = TTLCache(
+            2 * limits.max_sessions, SESSION_IDLE_SECONDS + limits.refill_seconds(), timer=_now)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def key(self, address: str) -> bytes:
+        return hmac.new(self._key, address.encode(), hashlib.sha256).digest()
+
+    def get(self, key: bytes) -> Client:
+        """The client with this key (a new one if unknown), seen now."""
+        client = self._table.get(key)
+        if client is None:
+            client = Client(self.limits, _now())
+        self._table[key] = client  # kept for its time to live from now
+        return client
+
+
+def _address(text: str) -> Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
+    """The client's address: the socket's peer; or, when the peer is a trusted proxy, the
+    last address in X-Forwarded-For that is not one (each proxy appends the address it was
+    connected from, so what a client wrote itself stands to the left of it and is never used).
+    An IPv6 address stands for its /64, which is what one household or machine usually has."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    text = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+    address = _address(text)
+    if address is None:
+        return text  # not an IP socket (a Unix socket): one shared address
+    if trusted and any(address in net for net in trusted):
+        hops = ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
+        for hop in reversed(hops):
+            forwarded = _address(hop)
+            if forwarded is None:
+                break  # no address, or not one: the last known address stands
+            address = forwarded
+            if not any(address in net for net in trusted):
+                break
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def client_key(request: web.Request, clients: Clients) -> bytes:
+    return clients.key(client_address(request, clients.limits.trusted_proxies))
+
+SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
+CLIENTS: web.AppKey[Clients] = web.AppKey("clients", Clients)
 CONFIG: web.AppKey[dict[str, str]] = web.AppKey("config", dict)
 CLIENT: web.AppKey[aiohttp.ClientSession] = web.AppKey("client", aiohttp.ClientSession)
 WEBHOOKS: web.AppKey[list[str]] = web.AppKey("webhooks", list)
@@ -100,6 +355,8 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
         if error.status < 400:
             raise
         response = web.json_response({"error": error.reason}, status=error.status)
+        if "Retry-After" in error.headers:  # a 429's: when to try again
+            response.headers["Retry-After"] = error.headers["Retry-After"]
     response.headers.update(SECURITY_HEADERS)
     if request.path == "/embed.js":  # partner sites load this one file from another origin
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
@@ -113,11 +370,6 @@ def _same_origin(request: web.Request) -> bool:
         return True  # not a browser (curl, tests): nothing to protect against
     parts = urlsplit(origin)
     return parts.netloc == request.host and parts.scheme in {"http", "https"}
-
-
-def _expire(sessions: dict[str, float], now: float) -> None:
-    for sid in [s for s, seen in sessions.items() if now - seen > SESSION_IDLE_SECONDS]:
-        del sessions[sid]
 
 
 async def index(request: web.Request) -> web.Response:
@@ -147,13 +399,18 @@ async def new_session(request: web.Request) -> web.Response:
     if not _same_origin(request):
         raise web.HTTPForbidden(reason="cross-origin request")
     await request.read()  # any body is ignored (and limited to MAX_BODY): ids are never chosen
-    sessions = request.app[SESSIONS]
-    now = time.monotonic()
-    _expire(sessions, now)
-    if len(sessions) >= MAX_SESSIONS:
-        raise web.HTTPServiceUnavailable(reason="too many conversations")
+    sessions, clients = request.app[SESSIONS], request.app[CLIENTS]
+    now = _now()
+    sessions.expire(now)
+    client = clients.get(client_key(request, clients))
+    limits = clients.limits
+    if client.open >= limits.open_sessions:
+        # One of its conversations has to end first (idle for SESSION_IDLE_SECONDS at most).
+        _too_many("too many open conversations from this address", limits.retry_open)
+    _too_many("too many new conversations from this address", client.sessions.take(
+        now, limits.sessions_per_minute / 60, limits.sessions_burst))
     sid = secrets.token_urlsafe(32)
-    sessions[sid] = now
+    sessions.add(sid, client, now)  # when the table is full, the longest idle one ends
     return web.json_response({"id": sid})
 
 
@@ -244,6 +501,14 @@ async def message(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(reason="cross-origin request")
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    sessions, clients = request.app[SESSIONS], request.app[CLIENTS]
+    limits = clients.limits
+    now = _now()
+    sessions.expire(now)
+    # Every request counts against its address, before any work is done for it.
+    client = clients.get(client_key(request, clients))
+    _too_many("too many messages from this address", client.messages.take(
+        now, limits.address_messages_per_minute / 60, limits.address_messages_burst))
     try:
         body = await request.json()
     except ValueError as error:
@@ -251,19 +516,17 @@ async def message(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(reason="body is not a JSON object")
     sid, text = body.get("id"), body.get("message")
-    sessions = request.app[SESSIONS]
-    now = time.monotonic()
-    if not isinstance(sid, str) or sid not in sessions:
-        raise web.HTTPForbidden(reason="unknown conversation")
-    if now - sessions[sid] > SESSION_IDLE_SECONDS:
-        del sessions[sid]
+    session = sessions.get(sid) if isinstance(sid, str) else None
+    if session is None or not isinstance(sid, str):
         raise web.HTTPForbidden(reason="unknown conversation")
     if not isinstance(text, str):
         raise web.HTTPBadRequest(reason="message must be a string")
+    _too_many("too many messages in this conversation", session.messages.take(
+        now, limits.messages_per_minute / 60, limits.messages_burst))
     # An empty or over-long message is a person's message too: Rasa's channel answers an empty
     # one with the helpline and 999, and cuts a long one (the page already stops both).
     text = text[:MAX_MESSAGE_CHARS]
-    sessions[sid] = now
+    sessions.touch(sid, session)
     webhooks = request.app[WEBHOOKS]
     turns: Iterator[int] = request.app[TURNS]
     first = next(turns)
@@ -310,14 +573,19 @@ def create_app(
     rasa_webhook: str,
     exit_url: str = DEFAULT_EXIT_URL,
     offered: list[translations.Language] | None = None,
+    limits: Limits | None = None,
 ) -> web.Application:
-    """offered: the languages besides English (default: i18n.translations.offered())."""
+    """offered: the languages besides English (default: i18n.translations.offered());
+    limits: the per-client limits (default: Limits(), the defaults; main() reads them from the
+    environment)."""
     scheme = urlsplit(exit_url).scheme
     if scheme not in {"https", "http"}:
         raise ValueError(f"EXIT_URL must be a web address, not {exit_url!r}")
     # aiohttp refuses a body of client_max_size bytes or more: MAX_BODY itself is allowed.
     app = web.Application(client_max_size=MAX_BODY + 1, middlewares=[security_headers])
-    app[SESSIONS] = {}
+    limits = Limits() if limits is None else limits
+    app[SESSIONS] = Sessions(limits)
+    app[CLIENTS] = Clients(limits)
     app[CONFIG] = {"rasa_webhook": rasa_webhook, "exit_url": exit_url}
     app[WEBHOOKS] = [url.strip() for url in rasa_webhook.split(",") if url.strip()]
     app[TURNS] = itertools.count()
@@ -338,8 +606,13 @@ def main() -> None:
     interface = os.environ.get("WEB_INTERFACE", "127.0.0.1")
     webhook = os.environ.get("RASA_WEBHOOK", "http://localhost:5005/webhooks/rest/webhook")
     exit_url = os.environ.get("EXIT_URL", DEFAULT_EXIT_URL)
+    try:
+        limits = Limits.from_env(os.environ)
+    except ValueError as error:
+        raise SystemExit(f"web.py: {error}") from error
     web.run_app(
-        create_app(webhook, exit_url), host=interface, port=port, print=None, access_log=None
+        create_app(webhook, exit_url, limits=limits),
+        host=interface, port=port, print=None, access_log=None,
     )
 
 
