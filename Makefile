@@ -34,7 +34,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(SPAC
 .PHONY: help install spacy train run shell actions test lint typecheck test-actions validate \
         test-stories test-e2e test-conversations test-web chromium check-links clean test-nlu \
         evaluate
-.PHONY: run-production test-production production-services status test-start
+.PHONY: run-production test-production production-services status test-start nginx
 
 help:
 	@echo "make run    install, build, train if needed, and start the bot"
@@ -145,8 +145,16 @@ evaluate: $(MODEL)
 	  --out results/nlu-cv --no-plot
 	$(BIN)/python scripts/nlu_report.py results/nlu-cv --title "3-fold cross-validation (data/nlu)"
 
-test-e2e: $(MODEL)
-	$(BIN)/pytest -m "e2e and not conversations"
+# tests/e2e/test_flood.py starts nginx with deploy/nginx/chat.conf (installs Debian's nginx).
+test-e2e: $(MODEL) nginx
+	NGINX=$(NGINX) $(BIN)/pytest -m "e2e and not conversations"
+
+# Debian's nginx, installed with apt-get (so as root) when missing; the tests run it themselves.
+NGINX ?= /usr/sbin/nginx
+nginx:
+	@test -x $(NGINX) || { \
+	  echo "Installing Debian's nginx (needs root)..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
 
 # The scripted conversations of tests/conversations/*.yml against the real servers
 # (docs/testing.md). They are also marked e2e, so test-e2e leaves them out.

@@ -112,7 +112,7 @@ class Limits:
     sessions_burst: int = 60  # new conversations per address at once
     open_sessions: int = 300  # conversations open (not idle 30 minutes) per address
     address_messages_per_minute: float = 300.0  # messages per address (5 a second)
-    address_messages_burst: int = 100
+    address_messages_burst: int = 30
     messages_per_minute: float = 60.0  # messages per conversation (1 a second)
     messages_burst: int = 20
     max_sessions: int = 100_000  # all open conversations; when full, the longest idle ends

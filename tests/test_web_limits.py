@@ -259,7 +259,7 @@ def test_limits_from_the_environment() -> None:
     assert Limits.from_env({}) == Limits()
     assert Limits() == Limits(
         sessions_per_minute=30, sessions_burst=60, open_sessions=300,
-        address_messages_per_minute=300, address_messages_burst=100,
+        address_messages_per_minute=300, address_messages_burst=30,
         messages_per_minute=60, messages_burst=20, max_sessions=100_000, trusted_proxies=(),
     )
     limits = Limits.from_env({
