@@ -43,6 +43,8 @@ from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import IntegrityError
 
+from addons.counts import ALLOWED_SLOTS
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_MINUTES = 30.0
@@ -135,6 +137,10 @@ def designed_slot_values(domain: Domain | None) -> dict[str, set[str]]:
         designed[slot.name] = values
     # Forms ask for slots by name.
     designed.setdefault("requested_slot", set()).update(name.lower() for name in names)
+    # The language slot's codes (content/translations/) are kept, so conversations can be
+    # counted by language (addons/counts.py); anything else in it is still redacted.
+    if "language" in designed:
+        designed["language"].update(ALLOWED_SLOTS["language"])
     return designed
 
 

@@ -26,6 +26,8 @@ if __package__ in (None, ""):  # run as a script: make `scripts` and `addons` im
 from scripts.serve import PRODUCTION_DEFAULTS, ROOT  # noqa: E402
 
 STORE_TYPE = "addons.tracker_store.RedactingSQLTrackerStore"
+# The same store with counting (addons/counting.py), as endpoints.production.yml names it.
+STORE_TYPES = (STORE_TYPE, "addons.counting.CountingSQLTrackerStore")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from addons.tracker_store import RedactingSQLTrackerStore
 
     config = read_endpoint_config(str(args.endpoints), "tracker_store")
-    if config is None or config.type != STORE_TYPE:
+    if config is None or config.type not in STORE_TYPES:
         print(f"{args.endpoints} has no tracker_store of type {STORE_TYPE}.", file=sys.stderr)
         return 2
     kwargs = dict(config.kwargs)

@@ -10,6 +10,10 @@ Production (docs/production.md): ENDPOINTS=endpoints.production.yml (`make run-p
 uses PostgreSQL and Redis named by the DB_* and REDIS_* variables; RASA_SERVERS (1) Rasa servers
 listen on RASA_PORT and the ports after it, and the chat page passes messages to each in turn.
 WEB_INTERFACE (RASA_INTERFACE) is where the chat page listens: the only port to expose.
+
+Counts (docs/operations.md): each Rasa server serves its metrics on 127.0.0.1:METRICS_PORT (9005
+for the first, 9006 for the next...); `make run` counts into COUNTS_DB
+(build/run/<RASA_PORT>/counts.sqlite), which `make report` reads.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ PRODUCTION_DEFAULTS = {
     "REDIS_PASSWORD": "",
     "TRACKER_RETENTION_MINUTES": "30",
 }
+DEFAULT_METRICS_PORT = 9005
 READY_TIMEOUT = 180.0
 RESPONSE_TIMEOUT = 25  # seconds; less than scripts/web.py's RASA_TIMEOUT_SECONDS
 
@@ -69,6 +74,12 @@ def _server_env() -> dict[str, str]:
     env.setdefault("SANIC_RESPONSE_TIMEOUT", str(RESPONSE_TIMEOUT))
     env.setdefault("TICKET_LOCK_LIFETIME", "20")
     return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def answers(url: str) -> bool:
@@ -99,12 +110,16 @@ class BotServers:
         rasa_ports: Sequence[int] = (),
         env: Mapping[str, str] | None = None,
         web_interface: str | None = None,
+        metrics_port: int | None = None,
+        counts_db: Path | None = None,
     ) -> None:
         """api_token: turns on Rasa's HTTP API (off otherwise), which then needs this token.
         cors_origins: the browser origins allowed to call Rasa (none otherwise).
         endpoints: Rasa's endpoints file; rasa_ports: more Rasa servers besides rasa_port
         (they need shared stores: endpoints.production.yml); env: extra environment for the
-        servers (DB_*, REDIS_*); web_interface: where the chat page listens (interface)."""
+        servers (DB_*, REDIS_*); web_interface: where the chat page listens (interface).
+        metrics_port: the first Rasa server's metrics port, the next ones after it (free
+        ports when None); counts_db: make run's counts file (build/run/<rasa_port>/)."""
         self.rasa_port = rasa_port
         self.actions_port = actions_port
         self.interface = interface
@@ -119,6 +134,10 @@ class BotServers:
         self.rasa_ports = [rasa_port, *[p for p in rasa_ports if p != rasa_port]]
         self.env = dict(env or {})
         self.web_interface = web_interface or interface
+        self.metrics_ports = {
+            port: metrics_port + i if metrics_port is not None else _free_port()
+            for i, port in enumerate(self.rasa_ports)}
+        self.counts_db = counts_db or workdir / "run" / str(rasa_port) / "counts.sqlite"
         self.rasa_processes: dict[int, subprocess.Popen[bytes]] = {}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.ready_urls: set[str] = set()
@@ -187,6 +206,9 @@ class BotServers:
     def rasa_program(self, port: int) -> Program:
         if not self.model.exists():
             raise SystemExit(f"No trained model at {self.model}: run `make train` first.")
+        env = self._env()
+        env["METRICS_PORT"] = str(self.metrics_ports[port])
+        env["COUNTS_DB"] = str(self.counts_db)
         return Program(
             f"rasa-{port}",
             [*RASA_CLI, "run", "--model", str(self.model),
@@ -195,7 +217,7 @@ class BotServers:
              "--credentials", str(ROOT / "credentials.yml"),
              "--response-timeout", str(RESPONSE_TIMEOUT),  # with the API; SANIC_... without
              *self._rasa_hardening_args()],
-            self._env(), startsecs=30,
+            env, startsecs=30,
         )
 
     def start_rasa(self, port: int | None = None) -> None:
@@ -367,6 +389,7 @@ def main() -> None:
         rasa_ports=range(rasa_port, rasa_port + rasa_servers),
         env=env,
         web_interface=os.environ.get("WEB_INTERFACE"),
+        metrics_port=int(os.environ.get("METRICS_PORT") or DEFAULT_METRICS_PORT),
     )
 
     run_dir = ROOT / "build" / "run" / str(rasa_port)
@@ -401,7 +424,12 @@ def main() -> None:
         f"  Embed snippet: {embed_snippet(servers.web_url)}\n"
         + "".join(f"  REST webhook:  {url}\n" for url in servers.webhook_urls)
         + f"  Action server: {servers.actions_url} (loopback only)\n"
-        f"  Endpoints:     {endpoints}\n"
+        + "".join(f"  Metrics:       http://127.0.0.1:{servers.metrics_ports[port]}/metrics "
+                  f"(Rasa {port}, loopback only)\n" for port in servers.rasa_ports)
+        + (f"  Counts:        {servers.counts_db} (make report)\n"
+           if endpoints == DEFAULT_ENDPOINTS else
+           "  Counts:        daily_counts in the database (make report with the DB_* settings)\n")
+        + f"  Endpoints:     {endpoints}\n"
         f"  Logs:          {run_dir}/ (one a server; supervisord.log: exits and restarts)\n"
         f"  Status:        make status RASA_PORT={rasa_port}\n"
         "A server that stops is started again by supervisord; the others go on answering.\n"

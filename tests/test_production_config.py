@@ -36,7 +36,7 @@ def test_rasa_reads_the_production_stores_from_the_environment(
     monkeypatch.setenv("ACTION_ENDPOINT_URL", "http://127.0.0.1:5055/webhook")
     tracker = read_endpoint_config(str(PRODUCTION), "tracker_store")
     assert tracker is not None
-    assert tracker.type == "addons.tracker_store.RedactingSQLTrackerStore"
+    assert tracker.type == "addons.counting.CountingSQLTrackerStore"
     assert tracker.url == "db.internal"
     assert tracker.kwargs == {"dialect": "postgresql", "port": "5432", "db": "triage",
                               "username": "triage", "password": "s3cret",
