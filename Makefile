@@ -44,6 +44,7 @@ help:
 	@echo "make evaluate     NLU reports: held-out messages and cross-validation"
 	@echo "make run-production  Rasa servers sharing PostgreSQL and Redis (docs/production.md)"
 	@echo "make status       which servers of make run are up, their pids and restarts"
+	@echo "make report       counts by month (PERIOD=week), small numbers withheld: results/report/"
 	@echo "Parts: install spacy train actions lint typecheck test-actions validate test-nlu test-stories"
 	@echo "       test-e2e test-conversations test-production test-web bench clean"
 
@@ -84,6 +85,16 @@ run-production: $(MODEL)
 # Which servers of `make run` are up, their pids and restarts (RASA_PORT picks the run).
 status: $(VENV)/.installed
 	$(BIN)/python scripts/supervise.py status
+
+# What the bot did, by month (PERIOD=week for weeks), small numbers withheld
+# (docs/operations.md): results/report/index.html and counts.csv, from make run's counts file,
+# or from production's database when DB_HOST (with DB_USER, DB_PASSWORD...) is set. Rolls the
+# stored events up first. Needs no model.
+.PHONY: report
+PERIOD ?= month
+report: $(VENV)/.installed
+	$(BIN)/python scripts/report.py --period $(PERIOD) \
+	  --counts-db $(or $(COUNTS_DB),build/run/$(or $(RASA_PORT),5005)/counts.sqlite)
 
 actions: $(VENV)/.installed
 	SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions
