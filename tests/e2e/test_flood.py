@@ -246,8 +246,9 @@ async def _post(base: str, path: str, local: str, cafile: str | None, **kwargs: 
                 ) -> tuple[int, Any]:
     context = ssl.create_default_context(cafile=cafile) if cafile else True
     connector = aiohttp.TCPConnector(local_addr=(local, 0), ssl=context)
+    method = kwargs.pop("method", "POST")
     async with aiohttp.ClientSession(connector=connector) as client, \
-            client.post(f"{base}{path}", **kwargs) as answer:
+            client.request(method, f"{base}{path}", **kwargs) as answer:
         body = await answer.read()
         try:
             return answer.status, json.loads(body)
@@ -339,5 +340,46 @@ def test_nginx_limits_apply(servers: BotServers, tmp_path: Path) -> None:
                     headers={"X-Padding": "a" * 9000})[0] == 400
         redirect = post(proxy.http, "/api/session", "127.0.0.3", allow_redirects=False)
         assert redirect[0] == 301
+        assert_connections_are_limited(proxy)
     assert proxy.access_log.read_text() == ""
     assert "127.0.0." not in proxy.error_log.read_text()
+
+
+CONNECTIONS_PER_ADDRESS = 20  # limit_conn chat_conn 20
+
+
+def assert_connections_are_limited(proxy: Nginx) -> None:
+    """An address holding 20 requests open (each waiting for a body it never sends) gets 429
+    for the next one, while another address is served; once it lets them go, it is served
+    again."""
+    context = ssl.create_default_context(cafile=proxy.cafile)
+    port = int(proxy.https.rsplit(":", 1)[1])
+    held = []
+    try:
+        for _ in range(CONNECTIONS_PER_ADDRESS):
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                           source_address=("127.0.0.6", 0))
+            conn = context.wrap_socket(raw, server_hostname="127.0.0.1")
+            conn.sendall(f"POST /api/message HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                         .encode())
+            held.append(conn)
+        # nginx takes the held requests in its own time: ask until it counts all of them.
+        answers = []
+        for _ in range(50):
+            answers.append(post(proxy.https, "/healthz", "127.0.0.6", proxy.cafile,
+                                method="GET"))
+            if answers[-1][0] == 429:
+                break
+            time.sleep(0.1)
+        assert answers[-1] == (429, NGINX_LIMIT), answers
+        assert post(proxy.https, "/healthz", "127.0.0.7", proxy.cafile, method="GET")[0] == 200
+    finally:
+        for conn in held:
+            conn.close()
+    for _ in range(50):  # nginx notices the closed connections in its own time too
+        if post(proxy.https, "/healthz", "127.0.0.6", proxy.cafile, method="GET")[0] == 200:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("still refused after its connections closed")
