@@ -33,7 +33,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.danger import says_no_danger, signals_danger
-from addons.language import LanguageCheck, words_of
+from addons.language import Identification, LanguageCheck, words_of
 from i18n.translations import languages
 
 OTHER_LANGUAGE = "other_language"
@@ -145,6 +145,11 @@ def apply_language_check(message: Message, check: LanguageCheck) -> None:
     if text is None:
         return
     found = check.identify(text)
+    corrected = message.get(CORRECTED_TEXT)
+    if found.english is not True and corrected and check.check(corrected).english is True:
+        # Typos are unknown words too: "hello frriend" was read as another language. Words the
+        # spelling normaliser put right count as the English words they meant.
+        found = Identification(True, "known words once typos are put right")
     if found.english is False:
         if found.language:
             _set_intent(message, OTHER_LANGUAGE)
@@ -178,8 +183,12 @@ def _set_intent(message: Message, name: str) -> None:
     the FallbackClassifier never sees two close intents that are one decision."""
     top = {"name": name, "confidence": 1.0}
     dropped = set(LANGUAGE_INTENTS) if name in LANGUAGE_INTENTS else {name}
+    # The others at most half as sure: the FallbackClassifier (after this) would otherwise take
+    # a confident classifier's 0.99 beside the 1.0 here as too close to call, and answer a
+    # message with danger words by asking what it meant.
     ranking = [
-        i for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") not in dropped | {name}
+        {**i, "confidence": float(i.get("confidence") or 0.0) * 0.5}
+        for i in message.get(INTENT_RANKING_KEY) or [] if i.get("name") not in dropped | {name}
     ]
     message.set(INTENT, top, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)

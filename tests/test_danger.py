@@ -17,7 +17,15 @@ from tests.helpers import nlu_blocks, plain
      "i cant get out", "he said he will kill me", "they're beating her in the yard",
      "she is bleeding a lot", "he is not breathing", "trapped inside the container",
      "he says he'll break my legs", "the boss just punched my cousin", "she's not waking up",
-     "he has a baseball bat", "they're driving round looking for me", "they are following us"],
+     "he has a baseball bat", "they're driving round looking for me", "they are following us",
+     # Said outright, held or taken, harm to oneself, medical emergencies, fire.
+     "im in danger", "my sister is going to die if no one comes", "SOS", "please save me",
+     "we are held in a basement", "they bundled her into the boot of a car",
+     "my cousin was snatched outside school", "he tied my hands with tape",
+     "i want to kill myself", "im going to jump off the bridge", "he took an overdose",
+     "she collapsed and is shaking", "he's turning blue", "i cant breathe", "he has petrol",
+     "a man fell off the scaffolding and they wont call anyone", "i cant do this anymore",
+     "they threatened to cut my face"],
 )
 def test_words_of_danger_now_are_caught(text: str) -> None:
     assert signals_danger(text)
@@ -27,7 +35,8 @@ def test_words_of_danger_now_are_caught(text: str) -> None:
     "text",
     ["they won't let me leave the job", "my boss keeps my passport", "im stuck in this job",
      "what are the signs of modern slavery", "i cant go out without them", "knifeless",
-     "skilled workers", "gunner", "my phone battery died", "they hit me last year"],
+     "skilled workers", "gunner", "my phone battery died", "they hit me last year",
+     "my phone is about to die", "i saved money for the ticket", "unsure if anyone is in danger"],
 )
 def test_being_kept_or_asking_is_not_danger_now(text: str) -> None:
     assert not signals_danger(text)
@@ -59,6 +68,44 @@ def _classified(text: str, ranking: list[tuple[str, float]]) -> Message:
     message.set("intent", intents[0])
     message.set("intent_ranking", intents)
     return message
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I was locked in a flat in 2019 but I got out", "they kidnapped him years ago",
+     "my landlord used to lock us in at night", "in the past she was held in a house"],
+)
+def test_danger_told_as_the_past_is_not_danger_now(text: str) -> None:
+    assert not signals_danger(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["he used to beat me but I left", "I'm safe now, the police came",
+     "what should i do if someone is scared of their boss", "he doesnt have a knife, he shouts"],
+)
+def test_the_classifier_alone_does_not_make_past_or_taken_back_harm_danger(text: str) -> None:
+    message = _classified(text, [("emergency", 0.7), ("report_self", 0.2), ("deny", 0.1)])
+    apply_danger_check(message)
+    assert message.get("intent")["name"] == "report_self"
+
+
+def test_danger_words_win_over_a_confident_classifier_without_a_fallback() -> None:
+    """The FallbackClassifier after the gate must not find 1.0 and 0.99 too close to call."""
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+
+    message = _classified("a man fell off the roof and they are leaving him there",
+                          [("report_other", 0.99), ("emergency", 0.01)])
+    apply_danger_check(message)
+    fallback = FallbackClassifier.create(
+        {**FallbackClassifier.get_default_config(), "threshold": 0.3,
+         "ambiguity_threshold": 0.05},
+        LocalModelStorage("/tmp"), Resource("fallback"), ExecutionContext(None))
+    fallback.process([message])
+    assert message.get("intent")["name"] == "emergency"
 
 
 def test_a_story_that_says_nobody_is_in_danger_is_not_read_as_danger() -> None:

@@ -6,7 +6,13 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from addons.language import HELP_WORDS, LanguageCheck
-from addons.nlu import LANGUAGE_UNSURE, OTHER_LANGUAGE, apply_language_check, build_lexicon
+from addons.nlu import (
+    CORRECTED_TEXT,
+    LANGUAGE_UNSURE,
+    OTHER_LANGUAGE,
+    apply_language_check,
+    build_lexicon,
+)
 from i18n.translations import languages
 from tests.helpers import nlu_blocks, plain
 
@@ -107,6 +113,24 @@ def test_the_gate_overrules_other_language_for_an_english_message(check: Languag
     message = _message("my boss took my passport", [(OTHER_LANGUAGE, 0.5), ("report_self", 0.4)])
     apply_language_check(message, check)
     assert message.get("intent")["name"] == "report_self"
+
+
+def test_english_with_typos_the_speller_put_right_stays_english(check: LanguageCheck) -> None:
+    text = "hello frriend"
+    assert check.identify(text).english is not True  # the typed words alone look foreign
+    message = _message(text, [("greet", 0.9), ("thanks", 0.05)])
+    message.set(CORRECTED_TEXT, "hello friend")
+    apply_language_check(message, check)
+    assert message.get("intent")["name"] == "greet"
+
+
+def test_another_language_stays_another_language_after_the_speller(check: LanguageCheck) -> None:
+    # The speller may put a few foreign words "right"; the rest still is not English.
+    message = _message("necesito ayuda por favor, mi jefe tiene mi pasaporte",
+                       [("greet", 0.6), ("emergency", 0.3)])
+    message.set(CORRECTED_TEXT, "necesito ayuda por favor, mi jefe tiene mi passport")
+    apply_language_check(message, check)
+    assert message.get("intent")["name"] == OTHER_LANGUAGE
 
 
 def test_button_payloads_are_left_alone(check: LanguageCheck) -> None:
