@@ -247,9 +247,6 @@ class Sessions:
     def _ended(session: Session) -> None:
         session.client.open -= 1
 
-    def __len__(self) -> int:
-        return len(self._table)
-
     def expire(self, now: float) -> None:
         self._table.expire(now)
 
