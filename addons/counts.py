@@ -13,7 +13,8 @@ domain or the translations define, never free text). A conversation is one Rasa 
 conversations in which the thing happened at least once, except `answer_seconds`, which counts
 answers. The roll-up writes only `daily_counts(day, metric, key, n)`.
 
-This module imports neither Rasa nor anything slow: scripts/report.py uses it.
+This module uses nothing of Rasa's (scripts/report.py reads the counts with it), though
+importing the addons package puts Rasa's speedups in place (addons/__init__.py).
 """
 
 from __future__ import annotations

@@ -172,7 +172,7 @@ def _chart(title: str, labels: list[str], values: list[int | None]) -> str:
     bar = max(2.0, slot * 0.7)
     parts = [f'<line x1="10" y1="{BAR_AREA_H + 20}" x2="{CHART_W - 10}" '
              f'y2="{BAR_AREA_H + 20}" stroke="#505a5f"/>']
-    show_values = n <= 12
+    show_values = n <= 8  # more would overlap: the table has them
     for i, value in enumerate(values):
         x = 10 + i * slot + (slot - bar) / 2
         if value is None:
@@ -187,13 +187,13 @@ def _chart(title: str, labels: list[str], values: list[int | None]) -> str:
                          f'height="{h:.1f}" fill="#1d70b8"/>')
             text, y = str(value), BAR_AREA_H + 20 - h - 4
         if show_values:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{y:.1f}" font-size="12" '
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{y:.1f}" font-size="14" '
                          f'text-anchor="middle" fill="#1b1b1b">{text}</text>')
     if labels:
-        parts.append(f'<text x="10" y="{CHART_H - 2}" font-size="12" fill="#1b1b1b">'
+        parts.append(f'<text x="10" y="{CHART_H - 2}" font-size="14" fill="#1b1b1b">'
                      f'{html.escape(labels[0])}</text>')
         if len(labels) > 1:
-            parts.append(f'<text x="{CHART_W - 10}" y="{CHART_H - 2}" font-size="12" '
+            parts.append(f'<text x="{CHART_W - 10}" y="{CHART_H - 2}" font-size="14" '
                          f'text-anchor="end" fill="#1b1b1b">{html.escape(labels[-1])}</text>')
     said = "; ".join(f"{label}: {'withheld (7 or fewer)' if v is None else v}"
                      for label, v in zip(labels, values, strict=True))
