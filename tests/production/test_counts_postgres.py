@@ -1,0 +1,83 @@
+"""Issue 15's counts on real PostgreSQL: conversations saved through the production tracker
+store (endpoints.production.yml's CountingSQLTrackerStore) and redacted give the counts the
+conversations did (the same as make run's file, tests/test_counts.py); one roll-up at a time
+across servers; make report from the DB_* settings, with nothing typed in its files."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from addons import counts
+from addons.counting import CountingSQLTrackerStore
+from scripts import report
+from scripts.services import Postgres
+from tests.test_counts import DOMAIN, TYPED, by_metric, conversations, converse, expected_counts
+
+pytestmark = pytest.mark.production
+
+
+@pytest.fixture(scope="module")
+def database(postgres: Postgres) -> dict[str, str]:
+    return postgres.create_database("counts")
+
+
+@pytest.fixture(scope="module")
+def store(database: dict[str, str]) -> CountingSQLTrackerStore:
+    store = CountingSQLTrackerStore(
+        domain=DOMAIN, dialect="postgresql", host=database["DB_HOST"],
+        port=database["DB_PORT"], db=database["DB_NAME"], username=database["DB_USER"],
+        password=database["DB_PASSWORD"])
+
+    async def talk() -> None:
+        for sender, turns in conversations():
+            await converse(store, sender, turns)
+
+    asyncio.run(talk())
+    while store.redact_idle(now=time.time() + 3600):
+        pass
+    return store
+
+
+def test_counts_from_postgres_equal_what_the_conversations_did(
+    store: CountingSQLTrackerStore, postgres: Postgres, database: dict[str, str]
+) -> None:
+    stored = " ".join(row[0] for row in postgres.query(database["DB_NAME"],
+                                                       "SELECT data FROM events"))
+    assert not [word for word in TYPED if word in stored]  # redacted before counting
+    assert counts.roll_up(store.engine) is not None
+    assert by_metric(store.engine) == expected_counts()
+
+
+def test_one_roll_up_at_a_time(store: CountingSQLTrackerStore) -> None:
+    with store.engine.connect() as other:  # another server, rolling up
+        other.execute(sa.text("SELECT pg_advisory_lock(:key)"),
+                      {"key": counts.ADVISORY_LOCK_KEY})
+        try:
+            assert counts.roll_up(store.engine) is None
+        finally:
+            other.execute(sa.text("SELECT pg_advisory_unlock(:key)"),
+                          {"key": counts.ADVISORY_LOCK_KEY})
+    assert counts.roll_up(store.engine) is not None
+
+
+def test_make_report_reads_production_from_the_db_settings(
+    store: CountingSQLTrackerStore, database: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in database.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "report"
+    assert report.main(["--out", str(out), "--counts-db", str(tmp_path / "none")]) == 0
+    csv = (out / "counts.csv").read_text()
+    period = time.strftime("%Y-%m", time.gmtime())
+    assert f"{period},route,someone_else,10" in csv.splitlines()  # 12 conversations
+    assert f"{period},route,professional,withheld" in csv.splitlines()  # 3
+    for path in out.iterdir():
+        data = path.read_bytes()
+        assert not [word for word in TYPED if word.encode() in data], path.name
+        assert b"sender-" not in data, path.name
