@@ -1,7 +1,9 @@
 """Live metrics of one Rasa server, for Prometheus (issue 15; docs/operations.md).
 
 prometheus_client's own HTTP server, started in the Rasa process on 127.0.0.1:METRICS_PORT
-(scripts/serve.py gives each Rasa server its own port: 9005, 9006, ...); no Sanic plugin.
+(scripts/serve.py gives each Rasa server its own port: 9005, 9006, ...), or on the Rasa
+server's own port plus METRICS_PORT_OFFSET (deploy/supervisord-rasa.conf: 5005 -> 9005, as
+its servers share one environment); no Sanic plugin.
 Counters reset when the server restarts: the daily counts are the record, these are for
 watching. Labels are the daily counts' metric and key names (addons/counts.py METRICS): a few
 hundred fixed values, never a sender id or anything typed.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from prometheus_client import Counter, Histogram, start_http_server
 
@@ -44,6 +47,9 @@ def start_server_from_env() -> int | None:
     if _started is not None:
         return _started
     value = os.environ.get("METRICS_PORT", "")
+    offset = os.environ.get("METRICS_PORT_OFFSET", "")
+    if offset:  # servers that share one environment: each its own port
+        value = str(_rasa_port(sys.argv) + int(offset))
     if not value:
         return None
     try:
@@ -53,6 +59,14 @@ def start_server_from_env() -> int | None:
         return None
     _started = int(value)
     return _started
+
+
+def _rasa_port(argv: list[str]) -> int:
+    """The port of `rasa run --port N` (Rasa's default 5005)."""
+    for i, arg in enumerate(argv[:-1]):
+        if arg in ("--port", "-p"):
+            return int(argv[i + 1])
+    return 5005
 
 
 def observe(rows: list[counts.EventRow], resource_category: object, now: float) -> None:

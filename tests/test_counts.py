@@ -307,3 +307,29 @@ async def test_make_run_counts_into_the_file_its_endpoints_name(
     store.flush()
     counts.roll_up(counts.sqlite_engine(str(db)))
     assert by_metric(counts.sqlite_engine(str(db)))["route", "someone_else"] == 1
+
+
+def test_servers_sharing_one_environment_serve_metrics_on_their_port_plus_the_offset(
+    tmp_path: Path,
+) -> None:
+    """deploy/supervisord-rasa.conf's METRICS_PORT_OFFSET, in a process started as Rasa is."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = int(sock.getsockname()[1])
+    script = (
+        "import sys, urllib.request\n"
+        "sys.argv = ['rasa', 'run', '--port', '5005']\n"
+        "from addons import metrics\n"
+        "port = metrics.start_server_from_env()\n"
+        "url = f'http://127.0.0.1:{port}/metrics'\n"
+        "print(port, 'triage_counted_total' in urllib.request.urlopen(url).read().decode())\n"
+    )
+    env = {**os.environ, "METRICS_PORT_OFFSET": str(free - 5005), "METRICS_PORT": "1"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == [str(free), "True"], done.stderr[-2000:]
