@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from rasa.core.tracker_store import create_tracker_store
+from rasa.utils.endpoints import read_endpoint_config
 
 from addons import counts
 from addons.counting import CountingSQLTrackerStore
 from scripts import report
+from scripts.serve import ROOT, endpoints_environment
 from scripts.services import Postgres
 from tests.test_counts import DOMAIN, TYPED, by_metric, conversations, converse, expected_counts
 
@@ -28,10 +31,16 @@ def database(postgres: Postgres) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def store(database: dict[str, str]) -> CountingSQLTrackerStore:
-    store = CountingSQLTrackerStore(
-        domain=DOMAIN, dialect="postgresql", host=database["DB_HOST"],
-        port=database["DB_PORT"], db=database["DB_NAME"], username=database["DB_USER"],
-        password=database["DB_PASSWORD"])
+    """The tracker store as Rasa makes it from endpoints.production.yml."""
+    env = {**endpoints_environment(ROOT / "endpoints.production.yml",
+                                   {**database, "REDIS_HOST": "127.0.0.1"}),
+           "ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook"}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        config = read_endpoint_config(str(ROOT / "endpoints.production.yml"), "tracker_store")
+        store = create_tracker_store(config, DOMAIN)
+    assert isinstance(store, CountingSQLTrackerStore)
 
     async def talk() -> None:
         for sender, turns in conversations():
