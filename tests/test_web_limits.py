@@ -6,6 +6,9 @@ conversations when full, X-Forwarded-For from an untrusted peer (ignored) and a 
 from __future__ import annotations
 
 import ipaddress
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +20,8 @@ from aiohttp.test_utils import TestServer as Server
 
 import scripts.web as web_server
 from scripts.web import CLIENTS, Limits, create_app
+from tests.e2e.conftest import free_port
+from tests.helpers import ROOT
 
 IDLE_SECONDS = 30 * 60  # README: an id idle 30 minutes is refused
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
@@ -287,3 +292,12 @@ def test_limits_from_the_environment() -> None:
 def test_a_bad_limit_is_named(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
         Limits.from_env({name: value})
+
+
+def test_the_page_server_refuses_to_start_with_a_bad_limit() -> None:
+    """README: a bad value stops the page server with a message naming it."""
+    env = dict(os.environ, WEB_PORT=str(free_port()), LIMIT_OPEN_SESSIONS="many")
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "web.py")], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "LIMIT_OPEN_SESSIONS must be a positive int, not 'many'" in done.stderr

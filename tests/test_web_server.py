@@ -272,11 +272,13 @@ async def test_an_id_idle_for_30_minutes_is_refused(
 
 def test_the_page_server_writes_no_access_log(tmp_path: Path) -> None:
     """README: "The page server writes no access log". It runs as `make run` runs it, with
-    Python's logging on at DEBUG as a deployment might set it up; requests of every kind leave
-    no request line, path, client address or message text in its output."""
+    Python's logging on at DEBUG as a deployment might set it up; requests of every kind
+    (refused by a limit too) leave no request line, path, client address or message text in
+    its output."""
     port = free_port()
     env = dict(os.environ, WEB_PORT=str(port), WEB_INTERFACE="127.0.0.1",
-               RASA_WEBHOOK="http://127.0.0.1:9/webhooks/rest/webhook")
+               RASA_WEBHOOK="http://127.0.0.1:9/webhooks/rest/webhook",
+               LIMIT_SESSIONS_BURST="1", LIMIT_SESSIONS_PER_MINUTE="0.01")
     env.pop("PYTHONASYNCIODEBUG", None)  # asyncio's own debug log names connections
     code = ("import logging, runpy; logging.basicConfig(level=logging.DEBUG); "
             f"runpy.run_path({str(ROOT / 'scripts' / 'web.py')!r}, run_name='__main__')")
@@ -318,6 +320,7 @@ def test_the_page_server_writes_no_access_log(tmp_path: Path) -> None:
                     json.dumps({"id": sid, "message": "my secret words"}).encode()) == 502
         assert call("/api/message", json.dumps({"id": "nobody", "message": "x"}).encode()) == 403
         assert call("/no-such-page-q7") == 404
+        assert call("/api/session", b"") == 429  # over a limit: not logged either
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
