@@ -291,11 +291,16 @@ def test_through_nginx_the_page_server_sees_each_real_address_and_only_through_i
             assert post(direct, "/api/session", "127.0.0.4", headers=header)[0] == 200
         assert post(direct, "/api/session", "127.0.0.4",
                     headers={"X-Forwarded-For": "203.0.113.77"}) == (429, PAGE_LIMIT)
-        # The chat works through nginx: a conversation and the bot's answer.
-        status, session = post(https, "/api/session", "127.0.0.5", ca)
-        status, replies = post(https, "/api/message", "127.0.0.5", ca,
+        # The chat works through nginx, for a browser on the chat's own page (its Origin is
+        # nginx's address, port included) and for no other site's page.
+        own_page = {"Origin": https}
+        status, session = post(https, "/api/session", "127.0.0.5", ca, headers=own_page)
+        assert status == 200
+        status, replies = post(https, "/api/message", "127.0.0.5", ca, headers=own_page,
                                json={"id": session["id"], "message": DANGER})
         assert status == 200 and replies[0]["text"].startswith(EMERGENCY_FIRST_LINE)
+        other_site = {"Origin": "https://evil.example"}
+        assert post(https, "/api/session", "127.0.0.5", ca, headers=other_site)[0] == 403
 
 
 def test_nginx_limits_apply(servers: BotServers, tmp_path: Path) -> None:
