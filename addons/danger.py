@@ -14,10 +14,10 @@ import re
 
 DANGER = re.compile(
     r"""
-    \b(guns?|knife|knives|machetes?|acid|weapons?|blades?|shotguns?|pistols?|(baseball\s+)?bat)\b
+    \b(guns?|knife|knives|machetes?|acid|weapons?|blades?|shotguns?|pistols?|(baseball\s+)?bats?|crowbars?)\b
     | \b(locked|shut|trapped)\s+(?:(?:us|me|him|her|them)\s+)?(in|inside|up)\b
     | \b(can'?t|cannot)\s+get\s+out\b | \bno\s+way\s+out\b
-    | \b(kill|burn|shoot|stab|strangle|choke|cut|rape|drown)(?:s|ing)?\s+(me|us|him|her|them|my)\b
+    | \b(kill|burn|shoot|stab|strangle|choke|cut|rape|drown|slit)(?:s|ing)?\s+(me|us|him|her|them|my)\b
     | \bbreak\s+(my|your|his|her|their)\s+(legs?|arms?|neck|fingers?)\b
     | \b(hitting|beating|punching|kicking|stabbing|strangling|choking|attacking|raping)
       \s+(me|us|him|her|them|my|a|the|someone)\b
@@ -39,13 +39,14 @@ DANGER = re.compile(
     | ^\W*(danger|sos|mayday)\W*$ | \bsos\b | \bsave\s+(me|us)\b(?!\s+(time|money|a\s+seat))
     # Harm to oneself.
     | \b(kill|hurt)\s+myself\b | \bsuicid\w* | \bend\s+(my\s+life|it\s+all)\b
-    | \b(going|want|about)\s+to\s+jump\b
+    | \b(going|want|about)\s+to\s+jump\b | \bwill\s+jump\b | \bjump\s+off\b
     | \b(can'?t|cannot)\s+(do\s+this|go\s+on|take\s+(it|this))\s+any\s*more\b
     | \b(take|taking|swallow\w*)\s+(all\s+)?(the|my|these|those)\s+pills\b
     # Medical emergencies.
     | \b(not\s+breathing|bleeding|unconscious|not\s+waking\s+up|overdos\w*|foaming|
-      collapsed|seizure|(can'?t|cannot)\s+breathe?|turning\s+blue|drowning|(can'?t|cannot)\s+swim)\b
+      collapsed|fainted|seizure|fitting|having\s+a\s+fit|(can'?t|cannot)\s+breathe?|turning\s+blue|drowning|(can'?t|cannot)\s+swim)\b
     | \b(fell|fallen|falling)\s+(off|from)\s+(the\s+|a\s+)?(roof|scaffold\w*|ladder|building|window)
+    | \b(need|call|get|send)\s+(an\s+|a\s+)?ambulance\b
     # Fire.
     | \b(petrol|set\s+(fire|light)\s+to|on\s+fire)\b
     """,

@@ -25,7 +25,9 @@ from tests.helpers import nlu_blocks, plain
      "i want to kill myself", "im going to jump off the bridge", "he took an overdose",
      "she collapsed and is shaking", "he's turning blue", "i cant breathe", "he has petrol",
      "a man fell off the scaffolding and they wont call anyone", "i cant do this anymore",
-     "they threatened to cut my face"],
+     "they threatened to cut my face", "men with bats are smashing the place up",
+     "a worker fainted in the heat and they say keep going", "he is fitting on the floor",
+     "she says she will jump", "we need an ambulance", "he said he'd slit my throat"],
 )
 def test_words_of_danger_now_are_caught(text: str) -> None:
     assert signals_danger(text)
