@@ -130,19 +130,20 @@ class CountingMixin:
         self._rollup_engine = engine
         self._rollup_seconds = float(rollup_minutes) * 60
         # sender_id -> events of the tracker retrieve() returned: the rest are this turn's.
-        self._known: dict[str, int] = {}
+        # (Names of their own: the stores have a _remember() and _stored_rows of theirs.)
+        self._counted_events: dict[str, int] = {}
         self._rollup_timer: asyncio.TimerHandle | None = None
         self._rolling_up = False
         metrics.start_server_from_env()
 
-    def _remember(self, sender_id: str, events: int) -> None:
-        if len(self._known) >= MAX_REMEMBERED:
-            self._known.clear()
-        self._known[sender_id] = events
+    def _remember_counted(self, sender_id: str, events: int) -> None:
+        if len(self._counted_events) >= MAX_REMEMBERED:
+            self._counted_events.clear()
+        self._counted_events[sender_id] = events
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         tracker: DialogueStateTracker | None = await super().retrieve(sender_id)  # type: ignore[misc]
-        self._remember(sender_id, len(tracker.events) if tracker is not None else 0)
+        self._remember_counted(sender_id, len(tracker.events) if tracker is not None else 0)
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -155,9 +156,9 @@ class CountingMixin:
 
     def _count(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
-        start = self._known.pop(sender_id, 0)
+        start = self._counted_events.pop(sender_id, 0)
         events = list(itertools.islice(tracker.events, start, None))
-        self._remember(sender_id, start + len(events))
+        self._remember_counted(sender_id, start + len(events))
         if not events:
             return
         conversation = self._log.conversation(sender_id) if self._log is not None else ""

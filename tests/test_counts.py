@@ -333,3 +333,29 @@ def test_servers_sharing_one_environment_serve_metrics_on_their_port_plus_the_of
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == [str(free), "True"], done.stderr[-2000:]
+
+
+async def test_servers_taking_turns_each_count_the_turns_they_answered(tmp_path: Path) -> None:
+    """Two production stores on one database, as two Rasa servers alternating: every answer is
+    timed once, by the server that gave it."""
+    from addons.counting import CountingSQLTrackerStore
+
+    db = str(tmp_path / "rasa.db")
+    servers = [CountingSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db) for _ in "ab"]
+    turns = triage("report_self", "self", "no", "x") + extras(0)
+    before = _answers()
+    await servers[0].create_tracker("taking-turns")
+    for i, events in enumerate(turns):
+        server = servers[i % 2]
+        tracker = await server.retrieve("taking-turns")
+        assert tracker is not None
+        for event in events:
+            tracker.update(event)
+        await server.save(tracker)
+    assert _answers() - before == len(turns)
+
+
+def _answers() -> float:
+    """How many answers the histogram has timed."""
+    return sum(float(sample.value) for family in metrics.ANSWER_SECONDS.collect()
+               for sample in family.samples if sample.name.endswith("_count"))

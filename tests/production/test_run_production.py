@@ -56,6 +56,7 @@ def production(
         "ACTIONS_PORT": str(free_port()),
         "WEB_PORT": str(free_port()),
         "TRACKER_RETENTION_MINUTES": str(RETENTION_MINUTES),
+        "METRICS_PORT": str(two_free_ports()),  # each Rasa server's, the second after it
     }
     log_path = log_dir / "run-production.log"
     with log_path.open("w") as log:
@@ -126,6 +127,41 @@ def test_typed_words_are_gone_after_the_retention_and_never_logged(
         path.read_text(errors="replace") for path in sorted(run_dir.glob("*.log")))
     assert "Redacted the stored user text of" in output
     assert WORD not in output
+
+
+def test_each_server_counts_and_make_report_reads_production(
+    production: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    """Issue 15: both Rasa servers serve their metrics, and make report's files come from the
+    production database (DB_* as the servers have them), with nothing typed in them."""
+    from scripts import report
+
+    env, _ = production
+    page = f"http://localhost:{env['WEB_PORT']}"
+    sid = _post(f"{page}/api/session", {})["id"]
+    for message in MESSAGES:  # the page passes the turns to each server in turn
+        _post(f"{page}/api/message", {"id": sid, "message": message})
+    for port in (int(env["METRICS_PORT"]), int(env["METRICS_PORT"]) + 1):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        assert "triage_answer_seconds_count" in metrics
+        answered = [line for line in metrics.splitlines()
+                    if line.startswith("triage_answer_seconds_count")]
+        assert float(answered[0].split()[-1]) >= 1, port  # each answered a turn
+        assert WORD not in metrics
+    db = {name: env[name] for name in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER",
+                                       "DB_PASSWORD")}
+    out = tmp_path / "report"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in db.items():
+            monkeypatch.setenv(name, value)
+        assert report.main(["--out", str(out)]) == 0
+    rows = (out / "counts.csv").read_text().splitlines()
+    period = time.strftime("%Y-%m", time.gmtime())
+    assert f"{period},conversations,all,withheld" in rows  # a handful: withheld
+    for path in out.iterdir():
+        assert WORD.encode() not in path.read_bytes()
+        assert sid.encode() not in path.read_bytes()
 
 
 def test_a_rasa_server_killed_the_page_uses_the_other_and_it_comes_back(

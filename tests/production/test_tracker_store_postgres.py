@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, UserUttered
 
+from addons.counting import CountingSQLTrackerStore
 from addons.tracker_store import RedactingSQLTrackerStore
 from scripts.services import Postgres
 from tests.test_tracker_store import DOMAIN, _conversation, same_as_rasas_store
@@ -63,23 +64,26 @@ async def test_stored_and_read_as_rasas_sql_store_does(
     )
 
 
+# Also with the counting of issue 15 (addons/counting.py), as endpoints.production.yml has it.
+@pytest.mark.parametrize("cls", [RedactingSQLTrackerStore, CountingSQLTrackerStore])
 async def test_a_turn_is_one_read_and_one_write(
-    databases: dict[str, dict[str, str]], statements: list[str]
+    databases: dict[str, dict[str, str]], statements: list[str], cls: type[SQLTrackerStore]
 ) -> None:
-    store = open_store(databases, RedactingSQLTrackerStore, "ours")
+    store = open_store(databases, cls, "ours")
+    sender = f"turns-{cls.__name__}"
     # A new conversation's first turn, as Rasa's processor does it: nothing to read, save the
     # new conversation, then save it with the turn.
     statements.clear()
-    assert await store.retrieve("turns") is None
-    created = await store.create_tracker("turns")
-    for event in _conversation("turns", time.time()).events:
+    assert await store.retrieve(sender) is None
+    created = await store.create_tracker(sender)
+    for event in _conversation(sender, time.time()).events:
         created.update(event)
     await store.save(created)
     assert [" ".join(s.split()[:2]) for s in statements] == [
         "EXECUTE triage_read_latest", "EXECUTE triage_save", "EXECUTE triage_save"], statements
     for turn in range(3):
         statements.clear()
-        tracker = await store.retrieve("turns")
+        tracker = await store.retrieve(sender)
         assert tracker is not None
         tracker.update(UserUttered(f"turn {turn}", {"name": "inform_nation"}))
         tracker.update(ActionExecuted("action_listen"))
@@ -87,7 +91,7 @@ async def test_a_turn_is_one_read_and_one_write(
         assert len(statements) == 2, statements
         assert statements[0].startswith("EXECUTE triage_read_latest")
         assert statements[1].startswith("EXECUTE triage_save")
-    stored = await store.retrieve("turns")
+    stored = await store.retrieve(sender)
     assert stored is not None
     assert [e.text for e in stored.events if isinstance(e, UserUttered)][-3:] == [
         "turn 0", "turn 1", "turn 2"]
