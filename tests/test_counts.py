@@ -359,3 +359,18 @@ def _answers() -> float:
     """How many answers the histogram has timed."""
     return sum(float(sample.value) for family in metrics.ANSWER_SECONDS.collect()
                for sample in family.samples if sample.name.endswith("_count"))
+
+
+async def test_the_roll_up_runs_by_itself(tmp_path: Path) -> None:
+    """No make report: the server writes its counts and rolls them up on its own timer."""
+    import asyncio
+
+    db = tmp_path / "counts.sqlite"
+    store = CountingInMemoryTrackerStore(DOMAIN, counts_db=str(db), rollup_minutes=0.01)
+    await converse(store, "timer-1", triage("report_child", "child", "yes", "x"))
+    engine = counts.sqlite_engine(str(db))
+    for _ in range(50):
+        if by_metric(engine)["route", "child"] == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert by_metric(engine)["route", "child"] == 1
