@@ -374,3 +374,17 @@ async def test_the_roll_up_runs_by_itself(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.1)
     assert by_metric(engine)["route", "child"] == 1
+
+
+async def test_make_runs_counts_survive_a_restart(tmp_path: Path) -> None:
+    """A new server process on the same file (a new key for its conversations) adds to the
+    counts of the one before."""
+    db = tmp_path / "counts.sqlite"
+    for _ in range(2):
+        store = CountingInMemoryTrackerStore(DOMAIN, counts_db=str(db))
+        await converse(store, "same-sender", triage("report_self", "self", "no", "x"))
+        store.flush()
+    engine = counts.sqlite_engine(str(db))
+    counts.roll_up(engine)
+    assert by_metric(engine)["conversations", "all"] == 2
+    assert by_metric(engine)["route", "self"] == 2
