@@ -17,7 +17,8 @@ DANGER = re.compile(
     \b(guns?|knife|knives|machetes?|acid|weapons?|blades?|shotguns?|pistols?|(baseball\s+)?bats?|crowbars?)\b
     | \b(locked|shut|trapped)\s+(?:(?:us|me|him|her|them)\s+)?(in|inside|up)\b
     | \b(can'?t|cannot)\s+get\s+out\b | \bno\s+way\s+out\b
-    | \b(kill|burn|shoot|stab|strangle|choke|cut|rape|drown|slit)(?:s|ing)?\s+(me|us|him|her|them|my)\b
+    | \b(kill|burn|shoot|stab|strangle|choke|cut|rape|drown|slit)(?:s|ing)?
+      \s+(me|us|him|her|them|my)\b
     | \bbreak\s+(my|your|his|her|their)\s+(legs?|arms?|neck|fingers?)\b
     | \b(hitting|beating|punching|kicking|stabbing|strangling|choking|attacking|raping)
       \s+(me|us|him|her|them|my|a|the|someone)\b
