@@ -129,21 +129,26 @@ class CountingMixin:
         self._log = log
         self._rollup_engine = engine
         self._rollup_seconds = float(rollup_minutes) * 60
-        # sender_id -> events of the tracker retrieve() returned: the rest are this turn's.
-        # (Names of their own: the stores have a _remember() and _stored_rows of theirs.)
-        self._counted_events: dict[str, int] = {}
+        # sender_id -> events of the tracker retrieve() returned (the rest are this turn's),
+        # and its counted slots. (Names of their own: the stores have a _remember() of theirs.)
+        self._counted_events: dict[str, tuple[int, dict[str, str | None]]] = {}
         self._rollup_timer: asyncio.TimerHandle | None = None
         self._rolling_up = False
         metrics.start_server_from_env()
 
-    def _remember_counted(self, sender_id: str, events: int) -> None:
+    def _remember_counted(self, sender_id: str, tracker: DialogueStateTracker | None) -> None:
         if len(self._counted_events) >= MAX_REMEMBERED:
             self._counted_events.clear()
-        self._counted_events[sender_id] = events
+        if tracker is None:
+            self._counted_events[sender_id] = (0, {})
+            return
+        slots = {name: counts.allowed_slot(name, tracker.get_slot(name))[1]
+                 for name in counts.ALLOWED_SLOTS}
+        self._counted_events[sender_id] = (len(tracker.events), slots)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         tracker: DialogueStateTracker | None = await super().retrieve(sender_id)  # type: ignore[misc]
-        self._remember_counted(sender_id, len(tracker.events) if tracker is not None else 0)
+        self._remember_counted(sender_id, tracker)
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -156,14 +161,14 @@ class CountingMixin:
 
     def _count(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
-        start = self._counted_events.pop(sender_id, 0)
+        start, slots = self._counted_events.pop(sender_id, (0, {}))
         events = list(itertools.islice(tracker.events, start, None))
-        self._remember_counted(sender_id, start + len(events))
+        self._remember_counted(sender_id, tracker)
         if not events:
             return
         conversation = self._log.conversation(sender_id) if self._log is not None else ""
         rows = [event_row(conversation, event) for event in events]
-        metrics.observe(rows, tracker.get_slot("resource_category"), time.time())
+        metrics.observe(rows, slots, tracker.get_slot("resource_category"), time.time())
         if self._log is not None:
             self._log.write(rows)
 

@@ -133,8 +133,9 @@ def event_facts(row: EventRow, slots: dict[str, str | None]) -> list[tuple[str, 
         slots.clear()
         facts.append(("conversations", ALL))
     elif row.type_name == SLOT and row.slot_name:
+        previous = slots.get(row.slot_name)
         slots[row.slot_name] = row.slot_value
-        if row.slot_value is None:
+        if row.slot_value is None or row.slot_value == previous:  # forms set slots again
             return facts
         if row.slot_name == "who":
             facts.append(("route", row.slot_value))

@@ -69,10 +69,12 @@ def _rasa_port(argv: list[str]) -> int:
     return 5005
 
 
-def observe(rows: list[counts.EventRow], resource_category: object, now: float) -> None:
-    """Counts one save's new events (a turn, usually). resource_category: the slot at the end
-    of the turn, the list a successful action_show_resources showed."""
-    slots: dict[str, str | None] = {}
+def observe(rows: list[counts.EventRow], slots_before: dict[str, str | None],
+            resource_category: object, now: float) -> None:
+    """Counts one save's new events (a turn, usually). slots_before: the counted slots before
+    them (a slot set again to the same value is not counted again); resource_category: the
+    slot at the end of the turn, the list a successful action_show_resources showed."""
+    slots = dict(slots_before)
     user_at = None
     pending: str | None = None
     for row in rows:

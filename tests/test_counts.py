@@ -230,7 +230,9 @@ async def test_metrics_count_what_the_bot_did(tmp_path: Path) -> None:
                                      ("resources", "legal_support")]}
     answers = metrics.ANSWER_SECONDS._sum.get()  # noqa: SLF001
     store = CountingInMemoryTrackerStore(DOMAIN, counts_db=str(tmp_path / "c.sqlite"))
-    turns = triage("report_child", "child", "yes", "x") + extras(2)
+    # A form sets the slot again, in a later turn: still one route.
+    again = [user("yes", "affirm"), SlotSet("who", "child"), ActionExecuted("action_listen")]
+    turns = triage("report_child", "child", "yes", "x") + [again] + extras(2)
     await converse(store, "metrics-1", turns)
     assert value("conversations", "all") == before["conversations", "all"] + 1
     assert value("route", "child") == before["route", "child"] + 1

@@ -43,6 +43,7 @@ class Run:
         self.rasa_port = int(env["RASA_PORT"])
         self.actions_port = int(env["ACTIONS_PORT"])
         self.web_port = int(env["WEB_PORT"])
+        self.metrics_port = int(env["METRICS_PORT"])
         self.run_dir = ROOT / "build" / "run" / env["RASA_PORT"]
         self.log = log
 
@@ -71,7 +72,7 @@ def page(run: Run) -> str:
 def run() -> Iterator[Run]:
     require_model()
     env = {**os.environ, "RASA_PORT": str(free_port()), "ACTIONS_PORT": str(free_port()),
-           "WEB_PORT": str(free_port())}
+           "WEB_PORT": str(free_port()), "METRICS_PORT": str(free_port())}
     log = ROOT / "build" / "e2e-make-run.log"
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "scripts/serve.py"], cwd=ROOT, env=env,
@@ -85,6 +86,38 @@ def run() -> Iterator[Run]:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)  # Ctrl-C
             process.wait(timeout=120)
+
+
+def test_make_run_counts_into_its_run_folder_and_make_report_reads_it(
+    run: Run, tmp_path: Path
+) -> None:
+    """Issue 15: make run's counts file (build/run/<RASA_PORT>/counts.sqlite, where make
+    report looks) and its metrics port, printed at start."""
+    from addons import counts
+    from scripts import report
+
+    db = run.run_dir / "counts.sqlite"
+    assert str(db) in run.log.read_text()
+    assert f"http://127.0.0.1:{run.metrics_port}/metrics" in run.log.read_text()
+    for sender in ("counts-1", "counts-2"):
+        run.say("/report_other", sender)
+        run.say("/deny", sender)
+
+    def counted() -> int:
+        engine = counts.sqlite_engine(str(db))
+        counts.roll_up(engine)
+        return sum(n for _, metric, key, n in counts.read_daily_counts(engine)
+                   if (metric, key) == ("route", "someone_else"))
+
+    assert wait_until(lambda: counted() == 2, 30)  # written every 2 s
+    out = tmp_path / "report"
+    assert report.main(["--counts-db", str(db), "--out", str(out)]) == 0
+    period = time.strftime("%Y-%m", time.gmtime())
+    assert f"{period},route,someone_else,withheld" in (out / "counts.csv").read_text()
+    with urllib.request.urlopen(f"http://127.0.0.1:{run.metrics_port}/metrics") as response:
+        lines = response.read().decode().splitlines()
+    # Two conversations, though the triage form sets the slot again in each.
+    assert 'triage_counted_total{key="someone_else",metric="route"} 2.0' in lines
 
 
 def test_the_action_server_killed_rasa_still_gives_999_and_the_lists_come_back(run: Run) -> None:
