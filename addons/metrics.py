@@ -54,7 +54,7 @@ def start_server_from_env() -> int | None:
         return None
     try:
         start_http_server(int(value), addr=METRICS_INTERFACE)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, OverflowError) as error:  # busy, or not a port
         logger.error("No metrics: port %r cannot be used (%s)", value, type(error).__name__)
         return None
     _started = int(value)
