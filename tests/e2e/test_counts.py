@@ -68,20 +68,20 @@ def test_counts_report_and_metrics_hold_what_the_bot_did_and_nothing_typed(
             chat.say(f"thanks {TYPED[(n + 2) % len(TYPED)]}")
             n += 1
 
-    deadline = time.monotonic() + 30
-    while True:  # the server writes its counts every 2 s
-        after = counted(db)
-        done = after["conversations", "all"] - before["conversations", "all"]
-        if done >= n or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    delta = after - before
-    assert delta["conversations", "all"] == n
     expected_routes = Counter[str]()
     for (who, danger), many in ROUTES.items():
         expected_routes[ROUTE_KEY[who]] += many
         if danger == "/unsure":
             expected_routes["not_sure"] += many
+    deadline = time.monotonic() + 30
+    while True:  # the server writes its counts every 2 s: until the last turn is in
+        delta = counted(db) - before
+        routes = {key: delta["route", key] for key in counts.ROUTES}
+        if (routes == {key: expected_routes[key] for key in counts.ROUTES}
+                or time.monotonic() > deadline):
+            break
+        time.sleep(0.5)
+    assert delta["conversations", "all"] == n
     for key in counts.ROUTES:
         assert delta["route", key] == expected_routes[key], key
     shown = sum(many for (_, danger), many in ROUTES.items() if danger != "/deny")
@@ -114,3 +114,27 @@ def test_the_metrics_listen_on_loopback_only(servers: BotServers) -> None:
         pytest.fail("this machine has no address besides loopback to try")
     with pytest.raises(OSError):
         socket.create_connection((outward, port), timeout=2).close()
+
+
+def test_a_resource_list_that_fails_counts_as_an_action_failure(
+    servers_without_actions: BotServers, servers: BotServers
+) -> None:
+    """With the action server down the list is not shown (the user gets the fallback with
+    999): counted as a failure, not as a list shown; with it up, as a list shown."""
+    for bot in (servers_without_actions, servers):
+        time.sleep(2.5)
+        before = counted(bot.counts_db)
+        chat = Chat(bot.webhook_url)
+        chat.say("/ask_resources")
+        chat.say("/resource_legal")
+        failed = 1 if bot is servers_without_actions else 0
+        expected = (failed, 1 - failed)
+        deadline = time.monotonic() + 30
+        while True:  # the server writes its counts every 2 s
+            delta = counted(bot.counts_db) - before
+            seen = (delta["action_failure", "action_show_resources"],
+                    delta["resources", "legal_support"])
+            if seen == expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert seen == expected, bot.webhook_url
