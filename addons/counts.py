@@ -269,7 +269,7 @@ TRACKER_EVENTS = sa.text("""
 """)
 # Rasa's table has an index on sender_id only; the roll-up reads a few days by timestamp.
 TRACKER_EVENTS_INDEX = "CREATE INDEX IF NOT EXISTS events_timestamp_counts ON events (timestamp)"
-# PostgreSQL: one roll-up at a time across all servers (an advisory lock, held until commit).
+# PostgreSQL: one roll-up at a time across all servers (an advisory lock).
 ADVISORY_LOCK_KEY = 0x7472696167650f  # "triage" + issue 15
 # Days before the last one rolled up that are rolled up again (a conversation started late in
 # the day goes on after midnight).
@@ -306,7 +306,9 @@ def source_table(connection: sa.engine.Connection) -> str:
 def read_rows(connection: sa.engine.Connection, since: float) -> Iterator[EventRow]:
     """The events stored from `since` (a Unix time), ordered for rollup()."""
     if source_table(connection) == "events":
-        yield from _tracker_rows(connection.execute(TRACKER_EVENTS, {"since": since}))
+        # A server-side cursor on PostgreSQL: days of events are never all in memory at once.
+        query = TRACKER_EVENTS.execution_options(stream_results=True)
+        yield from _tracker_rows(connection.execute(query, {"since": since}))
         return
     c = count_events.c
     query = (sa.select(c.conversation, c.timestamp, c.type_name, c.intent_name,
@@ -319,31 +321,45 @@ def _day_start(day: dt.date) -> float:
     return dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp()
 
 
-def roll_up(engine: sa.engine.Engine, since: dt.date | None = None,
-            now: float | None = None) -> dt.date | None:
+def roll_up(engine: sa.engine.Engine, since: dt.date | None = None) -> dt.date | None:
     """Rolls the stored events up into daily_counts, replacing the days from `since` (by
     default the last day rolled up, less OVERLAP_DAYS; every day the first time). Returns the
     first day rolled up, or None when another server was doing it (PostgreSQL)."""
     metadata.create_all(engine, tables=[daily_counts])
-    with engine.begin() as connection:
-        postgres = connection.dialect.name == "postgresql"
-        if postgres and not connection.execute(
-            sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-        ).scalar():
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as connection:
+            if source_table(connection) == "events":
+                connection.exec_driver_sql(TRACKER_EVENTS_INDEX)
+            return _roll_up(connection, since)
+    # PostgreSQL: one server at a time (a lock held by a connection of its own), and the index
+    # built CONCURRENTLY, outside any transaction, so that it never holds up the servers' saves.
+    with engine.connect() as guard:
+        guard = guard.execution_options(isolation_level="AUTOCOMMIT")
+        lock = {"key": ADVISORY_LOCK_KEY}
+        if not guard.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), lock).scalar():
             return None
-        if source_table(connection) == "events":
-            connection.exec_driver_sql(TRACKER_EVENTS_INDEX)
-        if since is None:
-            last = connection.execute(sa.select(sa.func.max(daily_counts.c.day))).scalar()
-            if isinstance(last, str):  # SQLite returns the aggregate as text
-                last = dt.date.fromisoformat(last)
-            since = last - dt.timedelta(days=OVERLAP_DAYS) if last else dt.date(1970, 1, 1)
-        counts = rollup(read_rows(connection, _day_start(since)))
-        connection.execute(daily_counts.delete().where(daily_counts.c.day >= since))
-        rows = [{"day": day, "metric": metric, "key": key, "n": n}
-                for (day, metric, key), n in sorted(counts.items()) if day >= since]
-        if rows:
-            connection.execute(daily_counts.insert(), rows)
+        try:
+            if source_table(guard) == "events":
+                guard.exec_driver_sql(TRACKER_EVENTS_INDEX.replace(
+                    "CREATE INDEX", "CREATE INDEX CONCURRENTLY"))
+            with engine.begin() as connection:
+                return _roll_up(connection, since)
+        finally:
+            guard.execute(sa.text("SELECT pg_advisory_unlock(:key)"), lock)
+
+
+def _roll_up(connection: sa.engine.Connection, since: dt.date | None) -> dt.date:
+    if since is None:
+        last = connection.execute(sa.select(sa.func.max(daily_counts.c.day))).scalar()
+        if isinstance(last, str):  # SQLite returns the aggregate as text
+            last = dt.date.fromisoformat(last)
+        since = last - dt.timedelta(days=OVERLAP_DAYS) if last else dt.date(1970, 1, 1)
+    counts = rollup(read_rows(connection, _day_start(since)))
+    connection.execute(daily_counts.delete().where(daily_counts.c.day >= since))
+    rows = [{"day": day, "metric": metric, "key": key, "n": n}
+            for (day, metric, key), n in sorted(counts.items()) if day >= since]
+    if rows:
+        connection.execute(daily_counts.insert(), rows)
     return since
 
 

@@ -60,6 +60,10 @@ def test_counts_from_postgres_equal_what_the_conversations_did(
     assert not [word for word in TYPED if word in stored]  # redacted before counting
     assert counts.roll_up(store.engine) is not None
     assert by_metric(store.engine) == expected_counts()
+    # The roll-up reads days by timestamp through its own index, built without a lock on saves.
+    assert postgres.query(database["DB_NAME"], "SELECT indexdef FROM pg_indexes WHERE "
+                          "indexname = 'events_timestamp_counts'") == [
+        ("CREATE INDEX events_timestamp_counts ON public.events USING btree (\"timestamp\")",)]
 
 
 def test_one_roll_up_at_a_time(store: CountingSQLTrackerStore) -> None:
