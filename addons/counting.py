@@ -101,7 +101,13 @@ class EventLog:
             except RuntimeError:  # no server around it (a script): at once
                 self.flush()
                 return
-            self._timer = loop.call_later(FLUSH_SECONDS, self.flush)
+            self._timer = loop.call_later(FLUSH_SECONDS, self.flush_or_log)
+
+    def flush_or_log(self) -> None:
+        try:
+            self.flush()
+        except Exception as error:  # noqa: BLE001 - counting never stops the server
+            logger.error("Writing the counts failed: %s", type(error).__name__)
 
     def flush(self) -> None:
         if self._timer is not None:
@@ -190,10 +196,8 @@ class CountingMixin:
 
     def _rollup_tick(self) -> None:
         self._rollup_timer = None
-        try:
-            self.flush()
-        except Exception as error:  # noqa: BLE001 - counting never stops the server
-            logger.error("Writing the counts failed: %s", type(error).__name__)
+        if self._log is not None:
+            self._log.flush_or_log()
         if not self._rolling_up and self._rollup_engine is not None:
             self._rolling_up = True
             future = asyncio.get_running_loop().run_in_executor(
