@@ -272,5 +272,6 @@ def test_the_action_server_listens_on_127_0_0_1_only(servers: BotServers) -> Non
 
 def test_rasa_listens_on_127_0_0_1_by_default(servers: BotServers) -> None:
     assert listening_addresses(_pid_of(servers, str(servers.model))) == {
-        ("127.0.0.1", servers.rasa_port)
+        ("127.0.0.1", servers.rasa_port),
+        ("127.0.0.1", servers.metrics_ports[servers.rasa_port]),  # its metrics: loopback only
     }
