@@ -68,7 +68,17 @@ KEY_NAMES = {
     "core_fallback": "Fallback", "out_of_scope": "Off topic", "unsure": "Could not tell",
     "under_1": "Under 1 s", "1_to_3": "1 to 3 s", "3_to_10": "3 to 10 s",
     "10_or_more": "10 s or more", "northern_ireland": "Northern Ireland",
+    "nrm": "What is the NRM", "signs": "Signs of modern slavery",
+    "talk_to_person": "Talk to a person", "real_person": "Are you a real person?",
+    "duty_to_notify": "Duty to Notify",
 }
+
+
+def _language_names() -> dict[str, str]:
+    """Each translation's language by its English name (content/translations/)."""
+    from i18n.translations import languages
+
+    return {code: f"{language.english_name} ({code})" for code, language in languages().items()}
 
 
 def suppress(n: int) -> int | None:
@@ -160,8 +170,8 @@ caption{text-align:left;font-weight:bold;padding:.25rem 0}
 CHART_W, CHART_H, BAR_AREA_H = 300, 150, 100
 
 
-def _label(key: str) -> str:
-    return KEY_NAMES.get(key, key.replace("_", " ").capitalize())
+def _label(key: str, names: dict[str, str] | None = None) -> str:
+    return (names or {}).get(key) or KEY_NAMES.get(key) or key.replace("_", " ").capitalize()
 
 
 def _chart(title: str, labels: list[str], values: list[int | None]) -> str:
@@ -169,14 +179,14 @@ def _chart(title: str, labels: list[str], values: list[int | None]) -> str:
     top = max([v for v in values if v is not None] + [THRESHOLD + 1])
     n = max(len(labels), 1)
     slot = (CHART_W - 20) / n
-    bar = max(2.0, slot * 0.7)
+    bar = min(40.0, max(2.0, slot * 0.7))
     parts = [f'<line x1="10" y1="{BAR_AREA_H + 20}" x2="{CHART_W - 10}" '
              f'y2="{BAR_AREA_H + 20}" stroke="#505a5f"/>']
     show_values = n <= 8  # more would overlap: the table has them
     for i, value in enumerate(values):
         x = 10 + i * slot + (slot - bar) / 2
-        if value is None:
-            h = BAR_AREA_H * THRESHOLD / top
+        if value is None:  # a low marker of one height: a withheld count has no size to show
+            h = 10.0
             parts.append(f'<rect x="{x:.1f}" y="{BAR_AREA_H + 20 - h:.1f}" width="{bar:.1f}" '
                          f'height="{h:.1f}" fill="none" stroke="#505a5f" '
                          f'stroke-dasharray="3 2"/>')
@@ -203,9 +213,9 @@ def _chart(title: str, labels: list[str], values: list[int | None]) -> str:
             + "".join(parts) + "</svg></figure>")
 
 
-def _table(metric: str, title: str, labels: list[str], keys: tuple[str, ...],
-           values: dict[tuple[str, str], int | None]) -> str:
-    head = "".join(f'<th scope="col">{html.escape(_label(k))}</th>' for k in keys)
+def _table(title: str, labels: list[str], keys: tuple[str, ...],
+           values: dict[tuple[str, str], int | None], names: dict[str, str]) -> str:
+    head = "".join(f'<th scope="col">{html.escape(_label(k, names))}</th>' for k in keys)
     rows = []
     for label in labels:
         cells = "".join(
@@ -223,17 +233,19 @@ def render_html(table: Table, period: str, source: str, generated: dt.datetime) 
     labels = list(dict.fromkeys(row[0] for row in table))
     values = {(label, metric, key): n for label, metric, key, n in table}
     sections = []
+    languages = _language_names()
     for metric in counts.METRICS:
         title, meaning = TITLES[metric]
         keys = metric_keys(metric)
+        names = languages if metric == "language" else {}
         charts = "".join(
-            _chart(_label(key) if len(keys) > 1 else title, labels,
+            _chart(_label(key, names) if len(keys) > 1 else title, labels,
                    [values[(label, metric, key)] for label in labels]) for key in keys)
         by_key = {(label, key): values[(label, metric, key)] for label in labels for key in keys}
         sections.append(
             f'<section aria-labelledby="m-{metric}"><h2 id="m-{metric}">{html.escape(title)}'
             f'</h2><p>{html.escape(meaning)}</p><div class="charts">{charts}</div>'
-            f'{_table(metric, title, labels, keys, by_key)}</section>')
+            f'{_table(title, labels, keys, by_key, names)}</section>')
     body = "".join(sections) if labels else "<p>No conversations have been counted yet.</p>"
     span = "week" if period == "week" else "month"
     return f"""<!DOCTYPE html>
