@@ -31,6 +31,8 @@ DANGER = re.compile(
       (van|car|vehicle|boot|lorry)\b
     | \b(grabbed|took|snatched|dragged)\b[^.!?]{0,40}\bdrove\s+(off|away)\b
     | \b(tie|tied|tying)\s+(up\s+)?(my|our|his|her|their|me|us|him|them)\b
+    | \b(chained|handcuffed|bolted|padlocked|boarded\s+up)\b
+    | \b(no|without)\s+(food|water)\s+(for|since)\b
     # Saying it outright: in danger, someone will die, a cry for help.
     | \b(i'?m|i\s+am|we'?re|we\s+are|he'?s|she'?s|they'?re|he\s+is|she\s+is|they\s+are)
       \s+in\s+danger\b
@@ -44,12 +46,16 @@ DANGER = re.compile(
     | \b(can'?t|cannot)\s+(do\s+this|go\s+on|take\s+(it|this))\s+any\s*more\b
     | \b(take|taking|swallow\w*)\s+(all\s+)?(the|my|these|those)\s+pills\b
     # Medical emergencies.
-    | \b(not\s+breathing|bleeding|unconscious|not\s+waking\s+up|overdos\w*|foaming|
-      collapsed|fainted|seizure|fitting|having\s+a\s+fit|(can'?t|cannot)\s+breathe?|turning\s+blue|drowning|(can'?t|cannot)\s+swim)\b
+    | \b((not|isn'?t|is\s+not|aren'?t|stopped)\s+breathing|bleeding|unconscious|
+      not\s+waking\s+up|overdos\w*|foaming|collapsed|fainted|seizure|fitting|having\s+a\s+fit|
+      (can'?t|cannot)\s+breathe?|turning\s+blue|drowning|(can'?t|cannot)\s+swim)\b
     | \b(fell|fallen|falling)\s+(off|from)\s+(the\s+|a\s+)?(roof|scaffold\w*|ladder|building|window)
     | \b(need|call|get|send)\s+(an\s+|a\s+)?ambulance\b
+    | \b(heart\s+attack|chest\s+(pain|hurts)
+      |(packets?|packages?|bags?)\s+(has\s+|have\s+)?burst)\b
     # Fire.
     | \b(petrol|set\s+(fire|light)\s+to|on\s+fire)\b
+    | \bthreat\w*\s+to\s+(kill|burn|stab|shoot|light|set\s+fire)\b
     """,
     re.IGNORECASE | re.VERBOSE,
 )

@@ -27,7 +27,9 @@ from tests.helpers import nlu_blocks, plain
      "a man fell off the scaffolding and they wont call anyone", "i cant do this anymore",
      "they threatened to cut my face", "men with bats are smashing the place up",
      "a worker fainted in the heat and they say keep going", "he is fitting on the floor",
-     "she says she will jump", "we need an ambulance", "he said he'd slit my throat"],
+     "she says she will jump", "we need an ambulance", "he said he'd slit my throat",
+     "my mate isnt breathing", "a boy is chained up in the yard", "no water for three days",
+     "one of the packets has burst inside her", "he is threatening to set fire to the flat"],
 )
 def test_words_of_danger_now_are_caught(text: str) -> None:
     assert signals_danger(text)
