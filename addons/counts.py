@@ -350,17 +350,35 @@ def roll_up(engine: sa.engine.Engine, since: dt.date | None = None) -> dt.date |
 
 def _roll_up(connection: sa.engine.Connection, since: dt.date | None) -> dt.date:
     if since is None:
-        last = connection.execute(sa.select(sa.func.max(daily_counts.c.day))).scalar()
-        if isinstance(last, str):  # SQLite returns the aggregate as text
-            last = dt.date.fromisoformat(last)
-        since = last - dt.timedelta(days=OVERLAP_DAYS) if last else dt.date(1970, 1, 1)
+        since = _next_since(connection)
+    log = source_table(connection) == "count_events"
+    if log:
+        # make run's log keeps only the days still rolled up again (see below): the days
+        # before its first event are final, and never recomputed from nothing.
+        first = connection.execute(sa.select(sa.func.min(count_events.c.timestamp))).scalar()
+        if first is None:
+            return since
+        since = max(since, dt.datetime.fromtimestamp(first, dt.timezone.utc).date())
     counts = rollup(read_rows(connection, _day_start(since)))
     connection.execute(daily_counts.delete().where(daily_counts.c.day >= since))
     rows = [{"day": day, "metric": metric, "key": key, "n": n}
             for (day, metric, key), n in sorted(counts.items()) if day >= since]
     if rows:
         connection.execute(daily_counts.insert(), rows)
+    if log:
+        # Rolled up for good: the events of the days the next roll-up leaves alone are not
+        # kept (Rasa's own events table, in production, is the tracker store's to keep).
+        connection.execute(count_events.delete().where(
+            count_events.c.timestamp < _day_start(_next_since(connection))))
     return since
+
+
+def _next_since(connection: sa.engine.Connection) -> dt.date:
+    """The first day a roll-up recomputes: the last day rolled up, less OVERLAP_DAYS."""
+    last = connection.execute(sa.select(sa.func.max(daily_counts.c.day))).scalar()
+    if isinstance(last, str):  # SQLite returns the aggregate as text
+        last = dt.date.fromisoformat(last)
+    return last - dt.timedelta(days=OVERLAP_DAYS) if last else dt.date(1970, 1, 1)
 
 
 def read_daily_counts(engine: sa.engine.Engine) -> list[tuple[dt.date, str, str, int]]:

@@ -390,3 +390,30 @@ async def test_make_runs_counts_survive_a_restart(tmp_path: Path) -> None:
     counts.roll_up(engine)
     assert by_metric(engine)["conversations", "all"] == 2
     assert by_metric(engine)["route", "self"] == 2
+
+
+async def test_make_run_keeps_its_events_only_until_their_days_are_final(tmp_path: Path) -> None:
+    """The event log keeps the days still rolled up again; older days stay counted."""
+    import sqlite3
+
+    db = tmp_path / "counts.sqlite"
+    store = CountingInMemoryTrackerStore(DOMAIN, counts_db=str(db))
+    day = 24 * 3600
+    long_ago = time.time() - 10 * day
+    for offset, sender in ((0.0, "old"), (10 * day - 60, "today")):
+        turns = triage("report_other", "someone_else", "no", "x")
+        for events in turns:
+            for event in events:
+                event.timestamp = long_ago + offset
+        await converse(store, sender, turns)
+    store.flush()
+    engine = counts.sqlite_engine(str(db))
+    counts.roll_up(engine)
+    # Today's conversation and the one ten days ago are counted...
+    assert by_metric(engine)["route", "someone_else"] == 2
+    with sqlite3.connect(db) as connection:
+        kept = connection.execute("SELECT min(timestamp) FROM count_events").fetchone()[0]
+    # ...and only the events of the days rolled up again are still there.
+    assert kept >= time.time() - 2 * day
+    counts.roll_up(engine)
+    assert by_metric(engine)["route", "someone_else"] == 2
