@@ -36,6 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from addons.text import MAX_MESSAGE_CHARS, clean_message
+from addons.two_things import Parse, also_asked
 
 logger = logging.getLogger(__name__)
 
@@ -155,16 +156,23 @@ class TriageRestInput(InputChannel):
         domain: Domain,
         text: str,
         sender: str,
+        parse: Parse | None = None,
     ) -> list[dict[str, Any]]:
-        """The bot's messages for one cleaned, non-empty message; never an empty list."""
+        """The bot's messages for one cleaned, non-empty message; never an empty list.
+        `parse` reads a text as the model does (to find a question beside a story)."""
         if self._gate is None:  # made in the server's event loop (each worker has its own)
             self._gate = asyncio.Semaphore(self.concurrent_messages)
         collector = TriageOutputChannel()
         try:
             async with _turn(self._gate):
-                await on_new_message(
-                    UserMessage(text, collector, sender, input_channel=self.name())
-                )
+                # A question beside a story is a turn of its own, after the story's
+                # (addons/two_things.py).
+                question = await also_asked(text, parse) if parse is not None else None
+                for turn in (text, question):
+                    if turn:
+                        await on_new_message(
+                            UserMessage(turn, collector, sender, input_channel=self.name())
+                        )
         except CancelledError:
             logger.error("A message timed out before the bot answered.")
         except Exception as error:  # noqa: BLE001 - any failure still gets an answer
@@ -207,7 +215,8 @@ class TriageRestInput(InputChannel):
             if not text:
                 return response.json(await static_reply(domain, EMPTY_MESSAGE_RESPONSE, sender))
 
-            return response.json(await self.answer(on_new_message, domain, text, sender))
+            return response.json(
+                await self.answer(on_new_message, domain, text, sender, agent.parse_message))
 
         webhook.add_route(health, "/", methods=["GET"])
         webhook.add_route(receive, "/webhook", methods=["POST"])

@@ -1,0 +1,83 @@
+"""A question beside a story (addons/two_things.py): which part is the question, and when the
+message is taken as two turns. The model's readings are given here; the conversations in
+tests/conversations/understanding.yml check the same against the trained model."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from addons.two_things import also_asked, question_part
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("my neighbours cleaner never leaves the house and looks scared, can I report it "
+         "anonymously?", "can I report it anonymously?"),
+        ("my friend works 16 hours a day for no pay can i refer him without his consent",
+         "can i refer him without his consent"),
+        ("a man at the car wash looks scared. what are the signs of trafficking?",
+         "what are the signs of trafficking?"),
+        ("can I report anonymously? there is a house on my street with lots of men",
+         "can I report anonymously?"),
+        ("my sister works in a nail bar and they keep her money. how do i refer her",
+         "how do i refer her"),
+    ],
+)
+def test_the_question_beside_a_story_is_found(text: str, question: str) -> None:
+    assert question_part(text) == question
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["what is the nrm", "im a nurse, who can refer", "can i stay anonymous?",
+     "the man who runs the car wash keeps their passports",
+     "i dont know what to do, my boss has my passport"],
+)
+def test_a_question_alone_or_a_story_alone_is_not_split(text: str) -> None:
+    assert question_part(text) is None
+
+
+def _reader(readings: dict[str, tuple[str, float]]) -> Any:
+    asked: list[str] = []
+
+    async def parse(text: str) -> dict[str, Any]:
+        asked.append(text)
+        name, confidence = readings[text]
+        return {"intent": {"name": name, "confidence": confidence}}
+
+    parse.asked = asked  # type: ignore[attr-defined]
+    return parse
+
+
+STORY = "theres a girl at the chip shop who never goes home, can i tell someone anonymously?"
+QUESTION = "can i tell someone anonymously?"
+
+
+def test_a_story_with_a_question_the_bot_answers_is_taken_as_two_turns() -> None:
+    parse = _reader({STORY: ("report_other", 0.9), QUESTION: ("report_anonymously", 0.95)})
+    assert asyncio.run(also_asked(STORY, parse)) == QUESTION
+
+
+@pytest.mark.parametrize(
+    ("whole", "question"),
+    [
+        (("emergency", 1.0), ("report_anonymously", 0.95)),  # danger is never split
+        (("report_anonymously", 0.8), ("report_anonymously", 0.95)),  # not a story
+        (("report_other", 0.9), ("report_anonymously", 0.4)),  # the question is unclear
+        (("report_other", 0.9), ("greet", 0.99)),  # not a question the bot answers
+    ],
+)
+def test_otherwise_the_message_is_one_turn(whole: tuple[str, float],
+                                           question: tuple[str, float]) -> None:
+    parse = _reader({STORY: whole, QUESTION: question})
+    assert asyncio.run(also_asked(STORY, parse)) is None
+
+
+def test_a_message_without_a_question_is_read_once_by_the_bot_only() -> None:
+    parse = _reader({})
+    assert asyncio.run(also_asked("my boss has my passport and i work every day", parse)) is None
+    assert parse.asked == []
