@@ -417,3 +417,23 @@ async def test_make_run_keeps_its_events_only_until_their_days_are_final(tmp_pat
     assert kept >= time.time() - 2 * day
     counts.roll_up(engine)
     assert by_metric(engine)["route", "someone_else"] == 2
+
+
+async def test_scripts_redact_takes_the_production_store_with_counting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """scripts/redact.py (cron) on a tracker store of the type endpoints.production.yml
+    names, counting included."""
+    from scripts import redact
+
+    production = (ROOT / "endpoints.production.yml").read_text()
+    kind = yaml.safe_load(production.replace("${", "{"))["tracker_store"]["type"]
+    db = tmp_path / "rasa.db"
+    store = RedactingSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(db))
+    await converse(store, "cron-1", triage("report_self", "self", "no", TYPED[0]))
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(f"tracker_store:\n  type: {kind}\n  dialect: sqlite\n  db: {db}\n",
+                         encoding="utf-8")
+    assert redact.main(["--endpoints", str(endpoints), "--retention-minutes", "0"]) == 0
+    assert "of 1 conversation(s)" in capsys.readouterr().out
+    assert TYPED[0].encode() not in db.read_bytes()
