@@ -10,7 +10,8 @@ Where the counts come from:
 - production's PostgreSQL, when DB_HOST is set: the same DB_* variables as the Rasa servers
   (DB_HOST, DB_USER, DB_PASSWORD; DB_PORT 5432, DB_NAME triage).
 It first rolls the stored events up into daily_counts (as the servers do by themselves);
---no-rollup only reads daily_counts (for a read-only database role).
+--no-rollup only reads daily_counts (for a read-only database role); --rollup-only rolls up
+and writes no report (cron, while no server runs).
 
     .venv/bin/python scripts/report.py [--period week|month] [--out results/report]
 """
@@ -310,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="make run's counts file (when DB_HOST is not set)")
     parser.add_argument("--no-rollup", action="store_true",
                         help="only read daily_counts (a read-only role)")
+    parser.add_argument("--rollup-only", action="store_true",
+                        help="roll up into daily_counts, write no report")
     args = parser.parse_args(argv)
     if os.environ.get("DB_HOST"):
         engine, source = production_engine(), "the production database"
@@ -324,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
                   "set DB_HOST for production's.", file=sys.stderr)
             return 1
         engine, source = counts.sqlite_engine(str(args.counts_db)), "make run's counts"
+    if args.rollup_only:
+        since = counts.roll_up(engine)
+        print("Another server is rolling up just now." if since is None else
+              f"Rolled up {source} into daily_counts from {since} on.")
+        return 0
     table = write_report(engine, args.out, args.period, source, rollup=not args.no_rollup)
     periods = len({row[0] for row in table})
     print(f"Wrote {args.out / 'index.html'} and {args.out / 'counts.csv'}: {periods} "

@@ -437,3 +437,14 @@ async def test_scripts_redact_takes_the_production_store_with_counting(
     assert redact.main(["--endpoints", str(endpoints), "--retention-minutes", "0"]) == 0
     assert "of 1 conversation(s)" in capsys.readouterr().out
     assert TYPED[0].encode() not in db.read_bytes()
+
+
+async def test_a_roll_up_by_hand_writes_no_report(tmp_path: Path) -> None:
+    db = tmp_path / "counts.sqlite"
+    store = CountingInMemoryTrackerStore(DOMAIN, counts_db=str(db))
+    await converse(store, "by-hand", triage("report_other", "someone_else", "no", "x"))
+    store.flush()
+    out = tmp_path / "report"
+    assert report.main(["--counts-db", str(db), "--out", str(out), "--rollup-only"]) == 0
+    assert not out.exists()
+    assert by_metric(counts.sqlite_engine(str(db)))["route", "someone_else"] == 1
