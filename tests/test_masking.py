@@ -58,3 +58,35 @@ def test_a_message_that_only_gives_a_role_keeps_the_role_as_one_token(
 
 def test_a_message_with_neither_is_untouched(nlp: spacy.language.Language) -> None:
     assert seen(nlp, "they took my passport") == ["they", "took", "my", "passport"]
+
+
+def corrected(nlp: spacy.language.Language, text: str,
+              vocabulary: dict[str, int]) -> Message:
+    """The message after the tokenizer, the spelling normaliser and the masker."""
+    from addons.spelling import Speller, correct_tokens
+
+    message = Message.build(text)
+    message.set("text_spacy_doc", nlp(text.lower()))
+    SpacyTokenizer(SpacyTokenizer.get_default_config()).process([message])
+    correct_tokens(message, Speller(vocabulary, set()))
+    apply_masks(message, nlp)
+    return message
+
+
+@pytest.mark.parametrize(("typed", "nation"), [
+    ("i live in walees", "wales"), ("we are in northen ireland", "northern ireland"),
+])
+def test_a_place_typed_with_a_slip_is_still_a_place(
+        nlp: spacy.language.Language, typed: str, nation: str) -> None:
+    message = corrected(nlp, typed, {"wales": 5, "northern": 3, "ireland": 3, "live": 9})
+    assert "__place__" in [token.text for token in message.get("text_tokens")]
+    assert [(e["entity"], e["value"]) for e in message.get("entities")] == [("uk_place", nation)]
+
+
+def test_a_role_typed_with_a_slip_is_taken_out_like_the_role(
+        nlp: spacy.language.Language) -> None:
+    message = corrected(nlp, "sociaal worker here, how do i submit a dtn",
+                        {"social": 4, "worker": 4, "submit": 2})
+    assert [token.text for token in message.get("text_tokens")] == \
+        [",", "how", "do", "i", "submit", "a", "dtn"]
+    assert not message.get("entities")
