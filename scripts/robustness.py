@@ -10,7 +10,9 @@ trained model as it is, and in four variants made at a fixed seed:
   dropped, doubled, swapped with the next, or replaced by a neighbour on the keyboard), and
   every message with such a word gets at least one;
 - plain: lower case, no punctuation;
-- role: a role first ("nurse here, ...").
+- role: a role first ("nurse here, ..."), except for messages that only say where someone is
+  ("scotland"): "nurse here, scotland" is a professional saying who they are, and the work
+  route (`practitioner`, with the nation set) is the right reading, not the place's.
 
 For each variant: intent agreement with the unperturbed message, and danger recall (messages
 labelled `emergency` read as emergency). For each set: macro F1 as `rasa test nlu` counts it.
@@ -48,6 +50,8 @@ DANGER = "emergency"
 SEED = 20261202
 # Messages in another language are the LanguageGate's: its tests cover them.
 NOT_ENGLISH = {"other_language", "language_unsure"}
+# Intents whose messages a variant is not made of, with why in the module docstring.
+NOT_VARIED = {"role": {"inform_nation"}}
 ROLES = ("nurse here, ", "im a council worker, ", "police officer here. ", "social worker here - ",
          "I'm a teacher, ", "GP here, ")
 PLACE_FORMS = ("{message} in {place}", "im in {place}. {message}", "{message} ({place})")
@@ -178,9 +182,11 @@ def evaluate(model: Path) -> dict[str, Any]:
     made = variants()
     texts = [e.text for e in examples]
     perturbed: dict[str, list[str]] = {}
+    varied = {name: [e for e in english if e.intent not in NOT_VARIED.get(name, set())]
+              for name in made}
     for name, change in made.items():
         rng = random.Random(f"{SEED}-{name}")
-        perturbed[name] = [change(e.text, rng) for e in english]
+        perturbed[name] = [change(e.text, rng) for e in varied[name]]
     everything = texts + [t for name in made for t in perturbed[name]]
     read = asyncio.run(read_all(model, everything))
     base = {text: reading.intent for text, reading in zip(texts, read, strict=False)}
@@ -195,18 +201,19 @@ def evaluate(model: Path) -> dict[str, Any]:
             "messages": len(pairs), "macro_f1": round(macro_f1(pairs), 3),
             "danger_recall": round(sum(p == DANGER for p in danger) / max(len(danger), 1), 3)}
     for name in made:
-        got = [reading.intent for reading in read[offset:offset + len(english)]]
-        offset += len(english)
+        these = varied[name]
+        got = [reading.intent for reading in read[offset:offset + len(these)]]
+        offset += len(these)
         changed = [{"original": e.text, "variant": v, "was": base[e.text], "now": g,
                     "label": e.intent}
-                   for e, v, g in zip(english, perturbed[name], got, strict=True)
+                   for e, v, g in zip(these, perturbed[name], got, strict=True)
                    if g != base[e.text]]
-        danger_total = sum(1 for e in english if e.intent == DANGER)
-        danger_read = sum(1 for e, g in zip(english, got, strict=True)
+        danger_total = sum(1 for e in these if e.intent == DANGER)
+        danger_read = sum(1 for e, g in zip(these, got, strict=True)
                           if e.intent == DANGER and g == DANGER)
         report["variants"][name] = {
-            "messages": len(english),
-            "agreement": round(1 - len(changed) / len(english), 3),
+            "messages": len(these),
+            "agreement": round(1 - len(changed) / len(these), 3),
             "danger_recall": round(danger_read / max(danger_total, 1), 3),
             "changed": changed,
         }
