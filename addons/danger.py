@@ -61,6 +61,20 @@ DANGER = re.compile(
 )
 
 
+# The words of the patterns above, for the spelling normaliser (addons/spelling.py): a typo of
+# one ("wakign", "bleding") is read as it, even when no training example has the word.
+DANGER_WORDS = frozenset({
+    "knife", "knives", "machete", "weapon", "shotgun", "pistol", "crowbar", "locked", "trapped",
+    "inside", "kill", "killing", "burn", "burning", "shoot", "shooting", "stab", "stabbing",
+    "strangle", "strangling", "choke", "choking", "hitting", "beating", "punching", "kicking",
+    "attacking", "raping", "punched", "kicked", "stabbed", "attacked", "beaten", "chasing",
+    "following", "captive", "hostage", "prisoner", "abducted", "kidnapped", "snatched",
+    "dragged", "bundled", "chained", "handcuffed", "bolted", "padlocked", "danger", "dying",
+    "suicide", "suicidal", "myself", "pills", "swallowed", "breathing", "breathe", "bleeding",
+    "unconscious", "waking", "overdose", "overdosed", "foaming", "collapsed", "fainted",
+    "seizure", "fitting", "drowning", "ambulance", "petrol", "threatening", "threatened",
+})
+
 # Words that take danger back within the clause before a danger word: "he doesn't have a
 # knife", "nobody is bleeding", "no weapons". Only the few words before the match count, and
 # only in its own clause (a comma, full stop or "but" ends one), so "no one is hurt but he has

@@ -32,6 +32,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from symspellpy import SymSpell, Verbosity
 
+from addons.danger import DANGER_WORDS
 from addons.nlu import CORRECTED_TEXT, LANGUAGE_INTENTS, english_lemma_words
 
 VOCABULARY_FILE = "vocabulary.json"
@@ -78,6 +79,13 @@ def vocabulary_of(training_data: TrainingData) -> tuple[dict[str, int], dict[str
     return dict(counts), lemmas
 
 
+def with_danger_words(vocabulary: dict[str, int]) -> dict[str, int]:
+    """The vocabulary and the danger check's words, which win a tie with any other word one
+    slip away: a typo read as danger costs one tap, a missed danger word far more."""
+    top = max(vocabulary.values(), default=1) + 1
+    return {**vocabulary, **{word: top for word in DANGER_WORDS}}
+
+
 def correct_tokens(message: Message, speller: Speller) -> None:
     tokens = message.get(TOKENS_NAMES[TEXT])
     if not tokens:
@@ -108,7 +116,7 @@ class SpellingNormaliser(GraphComponent):
                  lemmas: dict[str, str] | None = None) -> None:
         self._model_storage = model_storage
         self._resource = resource
-        self._speller = (Speller(vocabulary, english_lemma_words(), lemmas)
+        self._speller = (Speller(with_danger_words(vocabulary), english_lemma_words(), lemmas)
                          if vocabulary else None)
 
     @classmethod

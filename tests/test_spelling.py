@@ -58,3 +58,17 @@ def test_a_weapon_typed_wrong_is_still_danger(speller: Speller) -> None:
     correct_tokens(message, speller)
     apply_danger_check(message)
     assert message.get("intent") == {"name": "emergency", "confidence": 1.0}
+
+
+def test_a_danger_word_no_training_example_has_is_still_read_through_a_typo() -> None:
+    from addons.spelling import with_danger_words
+
+    speller = Speller(with_danger_words(VOCABULARY), english_lemma_words())
+    assert speller.correct("wakign") == "waking"
+    assert speller.correct("unconsious") == "unconscious"
+    message = tokenized("my cousin is not wakign up")
+    message.set("intent", {"name": "report_other", "confidence": 0.9})
+    message.set("intent_ranking", [{"name": "report_other", "confidence": 0.9}])
+    correct_tokens(message, speller)
+    apply_danger_check(message)
+    assert message.get("intent")["name"] == "emergency"
