@@ -53,6 +53,36 @@ DANGER = re.compile(
     | \b(need|call|get|send)\s+(an\s+|a\s+)?ambulance\b
     | \b(heart\s+attack|chest\s+(pain|hurts)
       |(packets?|packages?|bags?)\s+(has\s+|have\s+)?burst)\b
+    # Someone there now: back, outside, coming, watching, found them.
+    | \b(they'?re|they\s+are|they\s+r|he'?s|he\s+is|hes|she'?s|she\s+is|someone\s+is)\s+
+      ((here|back)(?=\s*(now|again)?\s*([.!?,]|$|\band\b|\bwith\b))|outside|at\s+the\s+door
+       |on\s+(his|their|her)\s+way|coming\s+(up|round|back|now)|coming(?=\s*([.!?,]|$))
+       |waiting\s+(outside|for\s+me)
+       |watching\s+(me|us|the\s+house))
+    | \bthey\s+(found|caught)\s+(me|us)\b
+    | \b(i'?m|i\s+am|im|we'?re|we\s+are|me)\s+(not|no)\s+safe\b | ^\W*not\s+safe\W*$
+    | \bnot\s+(going\s+to\s+|gonna\s+)?make\s+it\s+(out|through)\b
+    | \bhiding\s+(from|in|under|behind)\b
+    | \b(going\s+to|gonna|will|'ll)\s+(hurt|kill|stab|rape)\s+
+      (me|us|her|him|the\s+(kid|baby|child|little\s+one))\b
+    | \b(going\s+to|gonna)\s+do\s+something\s+to\s+(her|him|me|us)\b
+    | \bmake\s+(me|her|him|us)\s+disappear\b
+    # Taken, sold or collected.
+    | \b(taken|took|grabbed)\s+my\s+(daughter|son|child|kid|baby|sister|brother)\b
+    | \bsold\s+(me|us|her|him)\b
+    | \b(coming|come)\s+to\s+(collect|take|get)\s+(me|us|her|him)\b
+    | \b(coming|come)\s+up\s+the\s+(road|street|stairs)\b
+    | \b(take|taking|move|moving|collect|collecting)\s+(me|us|her|him|them)\s+
+      (away|abroad|tonight|tomorrow)\b
+    # Hurt and not moving, other injuries and illness left untreated.
+    | \b(won'?t|wont|will\s+not|can'?t|cannot|not|isn'?t|hasn'?t|hasnt)\s+
+      (wake|waking|moving|moved|responding)\b
+    | \b(crushed|glassed|gunshots?|shots\s+fired|shank|axe|insulin|drugged)\b
+    | \bcaught\s+in\s+(the|a)\s+machine\w*\b | \bhigh\s+(fever|temperature)\b
+    | \b(can'?t|cannot)\s+move\s+(my|his|her)\b
+    # A cry for help and nothing else.
+    | ^\W*(help\s+(me|us)|come\s+quick(ly)?|(please|pls|plz)?\s*hurry|send\s+(someone|help|police))
+      \W*$
     # Fire.
     | \b(petrol|set\s+(fire|light)\s+to|on\s+fire)\b
     | \bthreat\w*\s+to\s+(kill|burn|stab|shoot|light|set\s+fire)\b
@@ -108,7 +138,7 @@ NO_DANGER = re.compile(
 # danger ("he used to beat me but I left").
 PAST = re.compile(
     r"\b(used\s+to|years?\s+ago|months\s+ago|last\s+(year|month|summer|winter)|in\s+the\s+past"
-    r"|in\s+(19|20)\d\d|back\s+then|when\s+i\s+was\s+(a\s+)?(child|kid|young|little))\b",
+    r"|ages\s+ago|in\s+(19|20)\d\d|back\s+then|when\s+i\s+was\s+(a\s+)?(child|kid|young|little))\b",
     re.IGNORECASE,
 )
 

@@ -29,7 +29,12 @@ from tests.helpers import nlu_blocks, plain
      "a worker fainted in the heat and they say keep going", "he is fitting on the floor",
      "she says she will jump", "we need an ambulance", "he said he'd slit my throat",
      "my mate isnt breathing", "a boy is chained up in the yard", "no water for three days",
-     "one of the packets has burst inside her", "he is threatening to set fire to the flat"],
+     "one of the packets has burst inside her", "he is threatening to set fire to the flat",
+     # Someone there now, taken or sold, hurt and not moving, a cry and nothing else.
+     "hes back", "they're outside again", "they found us", "im not safe here",
+     "we are hiding in the loft", "he is going to hurt the baby", "they sold her to a man",
+     "someone is coming to take me tonight", "she won't wake up", "my brother got crushed",
+     "i heard gunshots", "come quick", "pls hurry", "they are coming up the stairs"],
 )
 def test_words_of_danger_now_are_caught(text: str) -> None:
     assert signals_danger(text)
@@ -40,7 +45,9 @@ def test_words_of_danger_now_are_caught(text: str) -> None:
     ["they won't let me leave the job", "my boss keeps my passport", "im stuck in this job",
      "what are the signs of modern slavery", "i cant go out without them", "knifeless",
      "skilled workers", "gunner", "my phone battery died", "they hit me last year",
-     "my phone is about to die", "i saved money for the ticket", "unsure if anyone is in danger"],
+     "my phone is about to die", "i saved money for the ticket", "unsure if anyone is in danger",
+     "can victims get help if they are here illegally", "he is back at work now",
+     "she is coming to the uk next month", "can you help me find the form"],
 )
 def test_being_kept_or_asking_is_not_danger_now(text: str) -> None:
     assert not signals_danger(text)
