@@ -327,12 +327,18 @@ def main(argv: list[str] | None = None) -> int:
                   "set DB_HOST for production's.", file=sys.stderr)
             return 1
         engine, source = counts.sqlite_engine(str(args.counts_db)), "make run's counts"
-    if args.rollup_only:
-        since = counts.roll_up(engine)
-        print("Another server is rolling up just now." if since is None else
-              f"Rolled up {source} into daily_counts from {since} on.")
-        return 0
-    table = write_report(engine, args.out, args.period, source, rollup=not args.no_rollup)
+    try:
+        if args.rollup_only:
+            since = counts.roll_up(engine)
+            print("Another server is rolling up just now." if since is None else
+                  f"Rolled up {source} into daily_counts from {since} on.")
+            return 0
+        table = write_report(engine, args.out, args.period, source,
+                             rollup=not args.no_rollup)
+    except sa.exc.ProgrammingError as error:  # the type only: its text can quote the SQL
+        print(f"The database refused ({type(error.orig).__name__}): a read-only role can "
+              "only read the counts, with --no-rollup.", file=sys.stderr)
+        return 1
     periods = len({row[0] for row in table})
     print(f"Wrote {args.out / 'index.html'} and {args.out / 'counts.csv'}: {periods} "
           f"{args.period}(s), counts of 7 or fewer withheld, the rest rounded to 5.")

@@ -6,9 +6,12 @@ across servers; make report from the DB_* settings, with nothing typed in its fi
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from pathlib import Path
 
+import psycopg2
+import psycopg2.errors
 import pytest
 import sqlalchemy as sa
 from rasa.core.tracker_store import create_tracker_store
@@ -94,3 +97,39 @@ def test_make_report_reads_production_from_the_db_settings(
         data = path.read_bytes()
         assert not [word for word in TYPED if word.encode() in data], path.name
         assert b"sender-" not in data, path.name
+
+
+def test_a_read_only_role_reads_the_counts_and_nothing_else(
+    store: CountingSQLTrackerStore, postgres: Postgres, database: dict[str, str],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/operations.md's role for Grafana or Metabase: daily_counts, and nothing else."""
+    counts.roll_up(store.engine)
+    password = secrets.token_urlsafe(16)
+    postgres._psql(f"CREATE ROLE counts_reader LOGIN PASSWORD '{password}'")
+    owner = psycopg2.connect(host=database["DB_HOST"], port=database["DB_PORT"],
+                             dbname=database["DB_NAME"], user=database["DB_USER"],
+                             password=database["DB_PASSWORD"])
+    owner.autocommit = True
+    with owner.cursor() as cursor:  # as docs/operations.md gives them
+        cursor.execute(f"GRANT CONNECT ON DATABASE {database['DB_NAME']} TO counts_reader")
+        cursor.execute("GRANT USAGE ON SCHEMA public TO counts_reader")
+        cursor.execute("GRANT SELECT ON daily_counts TO counts_reader")
+    owner.close()
+    reader = {**database, "DB_USER": "counts_reader", "DB_PASSWORD": password}
+    for name, value in reader.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "report"
+    assert report.main(["--out", str(out), "--no-rollup"]) == 0
+    period = time.strftime("%Y-%m", time.gmtime())
+    assert f"{period},route,someone_else,10" in (out / "counts.csv").read_text().splitlines()
+    # It cannot roll up (make report says so), nor read the conversations.
+    assert report.main(["--out", str(tmp_path / "again")]) == 1
+    connection = psycopg2.connect(host=reader["DB_HOST"], port=reader["DB_PORT"],
+                                  dbname=reader["DB_NAME"], user="counts_reader",
+                                  password=password)
+    try:
+        with connection.cursor() as cursor, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cursor.execute("SELECT sender_id FROM events")
+    finally:
+        connection.close()
