@@ -89,12 +89,13 @@ status: $(VENV)/.installed
 # What the bot did, by month (PERIOD=week for weeks), small numbers withheld
 # (docs/operations.md): results/report/index.html and counts.csv, from make run's counts file,
 # or from production's database when DB_HOST (with DB_USER, DB_PASSWORD...) is set. Rolls the
-# stored events up first. Needs no model.
+# stored events up first (REPORT_ARGS=--no-rollup for a read-only role). Needs no model.
 .PHONY: report
 PERIOD ?= month
+REPORT_ARGS ?=
 report: $(VENV)/.installed
 	$(BIN)/python scripts/report.py --period $(PERIOD) \
-	  --counts-db $(or $(COUNTS_DB),build/run/$(or $(RASA_PORT),5005)/counts.sqlite)
+	  --counts-db $(or $(COUNTS_DB),build/run/$(or $(RASA_PORT),5005)/counts.sqlite) $(REPORT_ARGS)
 
 actions: $(VENV)/.installed
 	SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions
