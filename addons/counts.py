@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-
-logger = logging.getLogger(__name__)
 
 # --- What is counted ---------------------------------------------------------------------------
 
