@@ -36,7 +36,7 @@ if __package__ in (None, ""):  # run as a script: make `scripts` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.supervise import Program, Supervisor, states  # noqa: E402
-from scripts.web import embed_snippet  # noqa: E402
+from scripts.web import Limits, embed_snippet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -371,6 +371,10 @@ def main() -> None:
         endpoints = ROOT / endpoints
     env = endpoints_environment(endpoints, os.environ)
     check_reachable(env)
+    try:  # a bad LIMIT_* is named now, not by a page server failing under supervisord
+        Limits.from_env(os.environ)
+    except ValueError as error:
+        raise SystemExit(f"{error}") from error
     rasa_port = int(os.environ.get("RASA_PORT", "5005"))
     rasa_servers = int(os.environ.get("RASA_SERVERS", "1"))
     if rasa_servers > 1 and endpoints == DEFAULT_ENDPOINTS:

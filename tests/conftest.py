@@ -22,12 +22,14 @@ SAFETY_MODULES = frozenset({
     "tests/test_heldout.py",
     "tests/e2e/test_bad_input.py",
     "tests/e2e/test_conversations.py",
+    "tests/e2e/test_flood.py",
     "tests/e2e/test_hardening.py",
     "tests/e2e/test_languages.py",
     "tests/e2e/test_supervision.py",
     "tests/production/test_rasa_machine.py",
     "tests/production/test_run_production.py",
     "tests/web/test_chat_page.py",
+    "tests/web/test_limits.py",
 })
 _skipped: list[tuple[str, str, bool]] = []  # (test, reason, safety?)
 

@@ -301,3 +301,21 @@ def test_the_page_server_refuses_to_start_with_a_bad_limit() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "LIMIT_OPEN_SESSIONS must be a positive int, not 'many'" in done.stderr
+
+
+def test_make_run_names_a_bad_limit_before_starting_anything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make run` stops at once with the message, not with a page server that supervisord
+    restarts until it gives up."""
+    from scripts import serve
+    from scripts.supervise import Supervisor
+
+    monkeypatch.delenv("ENDPOINTS", raising=False)
+    monkeypatch.delenv("RASA_SERVERS", raising=False)
+    monkeypatch.setenv("LIMIT_OPEN_SESSIONS", "many")
+    started: list[object] = []
+    monkeypatch.setattr(Supervisor, "start", lambda self: started.append(self))
+    with pytest.raises(SystemExit, match="LIMIT_OPEN_SESSIONS must be a positive int"):
+        serve.main()
+    assert started == []
