@@ -1,12 +1,20 @@
 """Pieces of `make bench` (scripts/bench/) whose mistakes would go unseen in its figures: the
-percentiles it reports and where the profile puts a sample."""
+percentiles it reports, where the profile puts a sample, what its counting setups serve and
+what it says counting costs."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
 
 from scripts.bench.load import percentile, ratio
 from scripts.bench.profile import summarise_profile
+from scripts.bench.settings import ROOT
 
 
 def test_percentiles_interpolate_between_closest_ranks() -> None:
@@ -35,3 +43,48 @@ def test_a_sample_counts_for_the_deepest_component_that_called_library_code() ->
     diet = report["categories"]["NLU: DIETClassifier (TensorFlow)"]
     assert diet == {"share": 0.75, "cpu_ms_per_message": 6.0}
     assert report["categories"]["Sanic: HTTP, routing, event loop"]["share"] == 0.25
+
+
+def test_the_counting_setups_serve_make_runs_and_productions_stores_and_the_others_count_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scripts.bench import setups
+
+    monkeypatch.setattr(setups, "BENCH_DIR", tmp_path)
+    bench = setups.Bench(setups.Durations(), redis=None)
+    model = tmp_path / "model.tar.gz"
+
+    counted = yaml.safe_load(bench.endpoints(setups.Setup("t", "", "triage", model)).read_text())
+    made_run = yaml.safe_load((ROOT / "endpoints.yml").read_text())
+    assert counted["tracker_store"]["type"] == made_run["tracker_store"]["type"] \
+        == "addons.counting.CountingInMemoryTrackerStore"
+    assert counted["tracker_store"]["counts_db"] == str(tmp_path / "counts.t.sqlite")
+    assert counted["nlg"] == made_run["nlg"]
+    assert counted["action_endpoint"]["url"].endswith(f":{bench.actions_port}/webhook")
+
+    plain = yaml.safe_load(bench.endpoints(
+        setups.Setup("t-nocount", "", "triage", model, counting=False)).read_text())
+    assert "tracker_store" not in plain and plain["nlg"] == made_run["nlg"]
+
+    production = bench.endpoints(
+        setups.Setup("p", "", "triage", model, redis=True, production=True)).read_text()
+    assert production == (ROOT / "endpoints.production.yml").read_text()
+    not_counting = yaml.safe_load(bench.endpoints(setups.Setup(
+        "p-nocount", "", "triage", model, redis=True, production=True,
+        counting=False)).read_text())
+    assert not_counting["tracker_store"]["type"] == \
+        "addons.tracker_store.RedactingSQLTrackerStore"
+    assert not_counting["tracker_store"]["retention_minutes"] == \
+        yaml.safe_load(production)["tracker_store"]["retention_minutes"]
+
+
+def test_the_cost_of_counting_is_the_extra_cpu_per_message() -> None:
+    from scripts.bench.__main__ import counting_cost
+
+    def measured(cpu_ms: float) -> Any:
+        return SimpleNamespace(server_cpu_ms_per_message=cpu_ms)
+
+    rows = counting_cost({"t": measured(6.3), "t-nocount": measured(6.0)},
+                         [("t", "t-nocount"), ("p", "p-nocount")])
+    assert len(rows) == 1 and rows[0]["setup"] == "t"
+    assert rows[0]["extra"] == pytest.approx(0.05)

@@ -42,6 +42,20 @@ def production_endpoints_note(stores: str) -> str:
             "redis-server started for the run, on a free loopback port.")
 
 
+def counting_cost(by_name: dict[str, Measurement],
+                  pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Server CPU per message with counting against the same setup without it."""
+    rows = []
+    for counted, plain in pairs:
+        if counted in by_name and plain in by_name:
+            on = by_name[counted].server_cpu_ms_per_message
+            off = by_name[plain].server_cpu_ms_per_message
+            times = ratio(on, off)
+            rows.append({"setup": counted, "cpu_ms_counting": on, "cpu_ms_not_counting": off,
+                         "extra": None if times is None else times - 1})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench",
                                      description=(OVERVIEW or "").split("\n\n")[0])
@@ -110,6 +124,10 @@ def main(argv: list[str] | None = None) -> None:
                             models["baseline"]))
     setups.append(Setup(name, "this bot, one process, in-memory stores (make run)", "triage",
                         models["triage"]))
+    # What counting costs: the same setup, counting nothing (issue 15: at most 5 %).
+    counting_pairs = [(name, f"{name}-nocount")]
+    setups.append(Setup(counting_pairs[0][1], "this bot, one process, in-memory stores, "
+                        "counting off", "triage", models["triage"], counting=False))
     stores = args.stores
     if stores == "auto":
         stores = ("production" if (ROOT / "endpoints.production.yml").exists()
@@ -122,6 +140,11 @@ def main(argv: list[str] | None = None) -> None:
         scale_names = (f"{name}-{tag}", f"{name}-{tag}-2s")
         setups.append(Setup(scale_names[0], f"this bot, one Rasa server, {what}", "triage",
                             models["triage"], redis=True, production=production))
+        if production:
+            counting_pairs.append((scale_names[0], f"{scale_names[0]}-nocount"))
+            setups.append(Setup(counting_pairs[-1][1], f"this bot, one Rasa server, {what}, "
+                                "counting off", "triage", models["triage"], redis=True,
+                                production=True, counting=False))
         # Two servers on their own ports (RASA_SERVERS=2), not SANIC_WORKERS=2: workers share
         # one port, and the kernel can hand every long-lived connection to the same worker
         # (a quick run gave 46 messages/s against 109 the next time).
@@ -180,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         "targets": [t for x in measurements if x.bot == "triage" for t in targets(x, baseline)],
         "profile": profile,
         "errors": errors,
+        "counting": counting_cost(by_name, counting_pairs),
     }
     one, two = (by_name.get(scale_names[0]), by_name.get(scale_names[1])) if scale_names \
         else (None, None)

@@ -154,6 +154,14 @@ def render(results: dict[str, Any]) -> str:
                 f"| {fmt(ratio(x['concurrent']['p95_ms'], base['concurrent']['p95_ms']), 2)}x "
                 f"| {fmt(ratio(x['first_answer_s'], base['first_answer_s']), 2)}x "
                 f"| {fmt(ratio(x['peak_rss_mb'], base['peak_rss_mb']), 2)}x |")
+    if results.get("counting"):
+        lines.append("\n## What counting costs (addons/counting.py)\n")
+        lines.append("| setup | server CPU ms/msg counting | not counting | extra |\n"
+                     "| --- | ---: | ---: | ---: |")
+        for row in results["counting"]:
+            extra = "n/a" if row["extra"] is None else f"{row['extra']:+.1%}"
+            lines.append(f"| {row['setup']} | {fmt(row['cpu_ms_counting'], 2)} "
+                         f"| {fmt(row['cpu_ms_not_counting'], 2)} | {extra} |")
     if results.get("scaling"):
         sc = results["scaling"]
         lines.append("\n## Two Rasa servers (scale-out configuration)\n")

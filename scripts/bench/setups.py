@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from scripts.bench.load import CLIENT, LoadResult, LoadSpec, run_client
 from scripts.bench.machine import CpuWindow, MemorySampler, cpu_seconds
 from scripts.bench.profile import summarise_profile
@@ -34,6 +36,9 @@ from scripts.bench.settings import (
     say,
 )
 from scripts.services import Postgres, Redis, free_port
+
+COUNTING_SQL_STORE = "addons.counting.CountingSQLTrackerStore"
+PLAIN_SQL_STORE = "addons.tracker_store.RedactingSQLTrackerStore"  # the same, counting nothing
 
 
 def server_env(**extra: str) -> dict[str, str]:
@@ -117,6 +122,9 @@ class Setup:
     redis: bool = False
     production: bool = False  # endpoints.production.yml: PostgreSQL tracker, Redis lock
     servers: int = 1  # Rasa servers on their own ports, sharing the stores
+    # The counts (addons/counting.py) as make run and production keep them; off, the same
+    # stores without counting, to measure what counting costs.
+    counting: bool = True
 
 
 @dataclass
@@ -174,16 +182,36 @@ class Bench:
             self.actions = None
 
     def endpoints(self, setup: Setup) -> Path:
-        lines = [f'action_endpoint:\n  url: "http://localhost:{self.actions_port}/webhook"']
+        """The setup's endpoints file: make run's endpoints.yml (its counting tracker store
+        and NLG) with this run's action server and counts file; endpoints.production.yml for
+        production; Rasa's Redis stores for the Redis setups. Counting off: the same stores
+        without it."""
+        path = BENCH_DIR / f"endpoints.{setup.name}.yml"
+        if setup.production:
+            text = (ROOT / "endpoints.production.yml").read_text(encoding="utf-8")
+            if not setup.counting:
+                text = text.replace("type: " + COUNTING_SQL_STORE, "type: " + PLAIN_SQL_STORE)
+            path.write_text(text, encoding="utf-8")
+            return path
         if setup.redis:
             if self.redis is None:
                 raise RuntimeError("no Redis")
+            lines = [f'action_endpoint:\n  url: "http://localhost:{self.actions_port}/webhook"']
             for key, db in (("tracker_store", 0), ("lock_store", 1)):
                 lines.append(f"{key}:\n  type: redis\n  url: 127.0.0.1\n"
                              f"  port: {self.redis.port}\n  db: {db}\n"
                              f"  password: {self.redis.password}\n  key_prefix: bench")
-        path = BENCH_DIR / f"endpoints.{setup.name}.yml"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            return path
+        endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+        endpoints["action_endpoint"] = {"url": f"http://localhost:{self.actions_port}/webhook"}
+        if setup.counting:
+            counts_db = BENCH_DIR / f"counts.{setup.name}.sqlite"
+            counts_db.unlink(missing_ok=True)
+            endpoints["tracker_store"]["counts_db"] = str(counts_db)
+        else:
+            del endpoints["tracker_store"]  # Rasa's in-memory store
+        path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
         return path
 
     def start_rasa(
@@ -204,8 +232,9 @@ class Bench:
             self.start_actions()
             endpoints = self.endpoints(setup)
             if setup.production:
-                endpoints = ROOT / "endpoints.production.yml"
                 env.update(shared_env or self.production_env(setup))
+            if setup.counting and not (setup.redis and not setup.production):
+                env["METRICS_PORT"] = str(free_port())  # as make run: the live metrics too
             args = [*RASA_CLI, "run", "--model", str(setup.model), "--port", str(port),
                     "--interface", "127.0.0.1", "--endpoints", str(endpoints),
                     "--credentials", str(self.credentials)]
@@ -285,7 +314,9 @@ class Bench:
             setup=setup.name, title=setup.title, bot=setup.bot,
             stores=("PostgreSQL tracker + Redis lock (endpoints.production.yml)"
                     if setup.production else
-                    "Redis tracker + lock store" if setup.redis else "in memory"),
+                    "Redis tracker + lock store" if setup.redis else "in memory")
+            + ("" if setup.redis and not setup.production else
+               ", counting" if setup.counting else ", counting off"),
             first_answer_s=round(first, 2), peak_rss_mb=round(peak, 1),
             peak_processes=sampler.peak_processes, sequential=sequential,
             concurrent=concurrent, cpu_sequential=cpu_sequential, cpu_concurrent=cpu_concurrent,
