@@ -29,7 +29,7 @@ MAX_MEANINGS = 3
 # The likeliest reading that has a button must reach this for meanings to be offered at all:
 # below it the message is most likely nothing the bot knows ("purple elephants" read as
 # practitioner at 0.12), and "Who is this about?" is the better question. A judgement from a
-# handful of messages under the fallback's 0.3, not a measurement.
+# handful of messages under the fallback's threshold (config.yml), not a measurement.
 MIN_TOP_MEANING = 0.2
 # Below this, a reading is noise, not a meaning worth a button.
 MIN_MEANING_CONFIDENCE = 0.05
