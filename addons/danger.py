@@ -60,6 +60,11 @@ DANGER = re.compile(
        |waiting\s+(outside|for\s+me)
        |watching\s+(me|us|the\s+house))
     | \bthey\s+(found|caught)\s+(me|us)\b
+    # The people who brought or keep someone, at the door or outside the house.
+    | \bwho\s+(brought|took|trafficked|sold|keep|kept|hold|held|own|owned)\s+(me|us|her|him)\b
+      (?!\s+in\b)  # not 'took me in'
+      [^.!?]{0,40}?\b(are|is|r)\s+(at|outside)\s+(the|my|our)\s+(front\s+|back\s+)?
+      (door|window|house|flat)\b
     | \b(i'?m|i\s+am|im|we'?re|we\s+are|me)\s+(not|no)\s+safe\b | ^\W*not\s+safe\W*$
     | \bnot\s+(going\s+to\s+|gonna\s+)?make\s+it\s+(out|through)\b
     | \bhiding\s+(from|in|under|behind)\b
