@@ -15,13 +15,7 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.utils.endpoints import EndpointConfig
 
 from addons import speedups
-from addons.channel import (
-    EMPTY_MESSAGE_RESPONSE,
-    NO_REPLY_RESPONSE,
-    TriageOutputChannel,
-    one_note_per_turn,
-    static_reply,
-)
+from addons.channel import EMPTY_MESSAGE_RESPONSE, TriageRestInput, static_reply
 from addons.text import MAX_MESSAGE_CHARS, clean_message
 from scripts.serve import DEFAULT_MODEL, BotServers
 from tests.conversations_runner import load_conversations, run_conversation
@@ -82,22 +76,15 @@ def test_both_graph_runners_agree_on_every_conversation(agent: Agent) -> None:
 
     def say_as(sender: str) -> Any:
         def say(text: str) -> list[dict[str, Any]]:
-            # As the channel does (addons/channel.py), without HTTP.
+            # As the channel's webhook does (addons/channel.py), without HTTP: its answer(),
+            # so a question beside a story is its own turn here too.
             cleaned = clean_message(text, MAX_MESSAGE_CHARS)
             if not cleaned:
                 return loop.run_until_complete(
                     static_reply(agent.domain, EMPTY_MESSAGE_RESPONSE, sender)
                 )
-            channel = TriageOutputChannel()
-            loop.run_until_complete(
-                agent.handle_text(cleaned, sender_id=sender, output_channel=channel)
-            )
-            replies = one_note_per_turn(channel.messages)
-            if not replies:
-                return loop.run_until_complete(
-                    static_reply(agent.domain, NO_REPLY_RESPONSE, sender)
-                )
-            return list(replies)
+            return loop.run_until_complete(TriageRestInput().answer(
+                agent.handle_message, agent.domain, cleaned, sender, agent.parse_message))
 
         return say
 
