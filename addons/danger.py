@@ -121,6 +121,9 @@ NEGATOR = re.compile(
 )
 CLAUSE_END = re.compile(r"[.,;:!?]|\bbut\b|\band\b", re.IGNORECASE)
 NEGATION_WINDOW_WORDS = 4
+SUBJECT_FIRST = re.compile(r"(they|he|she|someone|we|i)\b", re.IGNORECASE)
+THINKING = re.compile(r"\b(think|thinks|believe|know|knows|sure|reckon|suppose|say|says|said)\b",
+                      re.IGNORECASE)
 
 # A message that says outright that nobody is in danger now. Its story is a story: when the
 # classifier reads it as danger, the next reading stands (DangerGate), unless danger words of
@@ -149,12 +152,20 @@ PAST = re.compile(
 
 
 def _negated(text: str, start: int) -> bool:
-    """A negator among the few words before `start`, in the same clause."""
+    """A negator among the few words before `start`, in the same clause. A match that
+    starts with its own subject ("they are outside") starts a clause of its own, typed
+    without punctuation or not: a negator before it counts only through a verb of thinking
+    ("i don't think he's back"), not another verb ("i dont want go they are outside")."""
     before = text[:start]
     ends = list(CLAUSE_END.finditer(before))
     clause = before[ends[-1].end():] if ends else before
     window = " ".join(clause.split()[-NEGATION_WINDOW_WORDS:])
-    return NEGATOR.search(window) is not None
+    negator = NEGATOR.search(window)
+    if negator is None:
+        return False
+    if SUBJECT_FIRST.match(text, start):
+        return THINKING.search(window, negator.start()) is not None
+    return True
 
 
 def _in_the_past(text: str, start: int, end: int) -> bool:

@@ -60,7 +60,7 @@ def test_being_kept_or_asking_is_not_danger_now(text: str) -> None:
     "text",
     ["he doesnt have a knife or anything", "nobody is bleeding, they are just tired",
      "they are not locked in, they just work long hours", "no weapons, just shouting",
-     "she was never hit"],
+     "she was never hit", "i dont think they are outside", "not sure hes back"],
 )
 def test_danger_words_taken_back_in_their_clause_are_not_danger(text: str) -> None:
     assert not signals_danger(text)
@@ -70,7 +70,9 @@ def test_danger_words_taken_back_in_their_clause_are_not_danger(text: str) -> No
     "text",
     ["no one is hurt but he has a knife", "nobody knows, and he said he will kill me",
      "not sure what to do, he is hitting her", "I dont know if he has a gun",
-     "not now but they are locked in the container"],
+     "not now but they are locked in the container",
+     # A clause of its own, typed without punctuation.
+     "i cant stay i dont want go they are outside the house now", "wont open up hes back"],
 )
 def test_a_negation_elsewhere_never_hides_danger(text: str) -> None:
     assert signals_danger(text)
