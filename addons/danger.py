@@ -128,6 +128,22 @@ THINKING = re.compile(r"\b(think|thinks|believe|know|knows|sure|reckon|suppose|s
 # A message that says outright that nobody is in danger now. Its story is a story: when the
 # classifier reads it as danger, the next reading stands (DangerGate), unless danger words of
 # their own (above) are in it too.
+# Violence told as a habit, what happens whenever someone does or does not do something:
+# the person's story, with the danger question first on its route (docs/nlu-labelling.md,
+# rule 1). Danger words of their own in the message still win (signals_danger).
+HABIT = re.compile(
+    r"""
+    (?<!will\s)(?<!ll\s)(?<!to\s)(?<!gonna\s)  # a threat ("will hurt us if...") is no habit
+    \b(hits?|beats?|slaps?|punch(es)?|kicks?|hurts?)\s+(me|us|him|her|them)\b
+    [^.!?]{0,30}?\b(when(ever)?|if|every\s+time)\s+
+    (im\s+(too\s+)?slow
+     |(i|we|he|she|they)\s+
+      (don'?t|do\s+not|doesn'?t|didn'?t|refuse|complain|say\s+no|ask|talk\s+back|
+       (am|'?m|are|'?re|is)\s+(too\s+)?slow|make\s+(a\s+)?mistakes?))\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
 NO_DANGER = re.compile(
     r"""
     \b(no\s*one|nobody|noone|none\s+of\s+us|none\s+of\s+them)\s+
@@ -184,9 +200,11 @@ def signals_danger(text: str) -> bool:
 
 
 def says_no_danger(text: str) -> bool:
-    """The message says nobody is in danger now, asks what if, tells of the past, or takes
-    back every danger word it has ("he doesn't have a knife, he just shouts")."""
-    if NO_DANGER.search(text) is not None or PAST.search(text) is not None:
+    """The message says nobody is in danger now, asks what if, tells of the past or of a
+    habit ("they hit me when I don't work"), or takes back every danger word it has ("he
+    doesn't have a knife, he just shouts")."""
+    if (NO_DANGER.search(text) is not None or PAST.search(text) is not None
+            or HABIT.search(text) is not None):
         return True
     matches = list(DANGER.finditer(text))
     return bool(matches) and not signals_danger(text)

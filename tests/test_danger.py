@@ -132,6 +132,29 @@ def test_a_story_that_says_nobody_is_in_danger_is_not_read_as_danger() -> None:
     assert message.get("intent")["name"] == "report_other"
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["im 15 and my boss slaps me if im slow", "he hits us every time we complain about pay"],
+)
+def test_violence_told_as_a_habit_is_the_persons_story(text: str) -> None:
+    """docs/nlu-labelling.md, rule 1: their route asks the danger question first."""
+    message = _classified(text, [("emergency", 0.57), ("young_person", 0.4)])
+    apply_danger_check(message)
+    assert message.get("intent")["name"] == "young_person"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["they will hurt us if we try to leave tonight",
+     "he hits me when i dont work and hes got a knife",
+     "she hits me if im slow and she is hitting me now"],
+)
+def test_a_threat_or_danger_now_beside_a_habit_stays_danger(text: str) -> None:
+    message = _classified(text, [("emergency", 0.57), ("young_person", 0.4)])
+    apply_danger_check(message)
+    assert message.get("intent")["name"] == "emergency"
+
+
 def test_not_urgent_with_danger_words_is_still_danger() -> None:
     message = _classified("not urgent but he has a gun in the van",
                           [("report_other", 0.7), ("emergency", 0.3)])
