@@ -108,8 +108,10 @@ def test_an_unknown_intent_payload_is_asked_about(servers: BotServers) -> None:
 @pytest.mark.parametrize(
     ("message", "clean", "expected"),
     [
+        # "help" before a story sits on the line between the story and danger now
+        # (docs/nlu-evaluation.md): either answer means the words were understood.
         ("<b>help</b> my boss has my passport", "help my boss has my passport",
-         DANGER_QUESTION),
+         (DANGER_QUESTION, EMERGENCY_FIRST_LINE)),
         ("they locked us in \ud800 help", "they locked us in help", EMERGENCY_FIRST_LINE),
         ('/emergency{"nation": "<b>x</b>"', "/emergency", EMERGENCY_FIRST_LINE),
         ("my boss\x00 took my passport\n\n\n", "my boss took my passport", DANGER_QUESTION),
@@ -119,7 +121,7 @@ def test_an_unknown_intent_payload_is_asked_about(servers: BotServers) -> None:
          "markup-around-danger"],
 )
 def test_odd_characters_around_real_words_are_understood_as_the_words_alone(
-    servers: BotServers, message: str, clean: str, expected: str
+    servers: BotServers, message: str, clean: str, expected: str | tuple[str, ...]
 ) -> None:
     """The words are understood: the answer is the one they get without the odd characters
     (the danger question when who it is about is understood; the emergency card for danger),
@@ -127,7 +129,8 @@ def test_odd_characters_around_real_words_are_understood_as_the_words_alone(
     status, replies = send(servers.webhook_url, message)
     assert status == 200
     texts = [reply.get("text", "") for reply in replies]
-    assert expected in texts, texts
+    assert any(answer in texts for answer in
+               (expected if isinstance(expected, tuple) else (expected,))), texts
     assert FALLBACK_TEXT not in texts and "Who is this about?" not in texts
     assert not any("<b>" in text or "<i>" in text for text in texts)
     status, plain = send(servers.webhook_url, clean)
@@ -219,9 +222,15 @@ def body_of(size: int, sender: str) -> bytes:
 
 
 def test_a_body_of_256_kb_is_taken_and_one_byte_more_is_refused(servers: BotServers) -> None:
-    status, replies = post(servers.webhook_url, body_of(BODY_LIMIT, f"big-{uuid.uuid4().hex}"))
+    body = body_of(BODY_LIMIT, f"big-{uuid.uuid4().hex}")
+    status, replies = post(servers.webhook_url, body)
     assert status == 200
-    assert DANGER_QUESTION in [reply["text"] for reply in replies]  # taken, cut and understood
+    # Taken, and cut: the answer is the one its first 1,000 characters get on their own, in a
+    # new conversation (a passport story repeated 40 times: the story, or danger now).
+    texts = [reply["text"] for reply in replies]
+    status, cut = send(servers.webhook_url, json.loads(body)["message"][:1000])
+    assert status == 200 and texts == [reply["text"] for reply in cut]
+    assert DANGER_QUESTION in texts or EMERGENCY_FIRST_LINE in texts, texts
     status, answer = post(servers.webhook_url, body_of(BODY_LIMIT + 1, "big-2"))
     assert (status, answer) == (413, {"error": f"request body over {BODY_LIMIT} bytes"})
     still_answers(servers.webhook_url)
