@@ -128,6 +128,20 @@ THINKING = re.compile(r"\b(think|thinks|believe|know|knows|sure|reckon|suppose|s
 # A message that says outright that nobody is in danger now. Its story is a story: when the
 # classifier reads it as danger, the next reading stands (DangerGate), unless danger words of
 # their own (above) are in it too.
+NO_DANGER = re.compile(
+    r"""
+    \b(no\s*one|nobody|noone|none\s+of\s+us|none\s+of\s+them)\s+
+       (is|s|'s|are|seems?|appears?)?\s*(in\s+(any\s+)?(immediate\s+)?danger|hurt|at\s+risk)\b
+    | \bnot\s+(urgent|an\s+emergency|(in\s+)?(any\s+)?(immediate\s+)?danger)\b
+    | \bno\s+(immediate\s+)?danger\b
+    | \bnot\s+in\s+danger\b
+    | \b(i'?m|i\s+am|we'?re|we\s+are|she'?s|he'?s|they'?re)\s+safe\s+now\b
+    | \b(hypothetically|what\s+if|what\s+(should|would|do|can)\s+(i|we|you)\s+do\s+if)\b
+    | \bif\s+(someone|somebody|a\s+\w+)\s+(is|was|were)\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
 # Violence told as a habit, what happens whenever someone does or does not do something:
 # the person's story, with the danger question first on its route (docs/nlu-labelling.md,
 # rule 1). Danger words of their own in the message still win (signals_danger).
@@ -144,19 +158,6 @@ HABIT = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
-NO_DANGER = re.compile(
-    r"""
-    \b(no\s*one|nobody|noone|none\s+of\s+us|none\s+of\s+them)\s+
-       (is|s|'s|are|seems?|appears?)?\s*(in\s+(any\s+)?(immediate\s+)?danger|hurt|at\s+risk)\b
-    | \bnot\s+(urgent|an\s+emergency|(in\s+)?(any\s+)?(immediate\s+)?danger)\b
-    | \bno\s+(immediate\s+)?danger\b
-    | \bnot\s+in\s+danger\b
-    | \b(i'?m|i\s+am|we'?re|we\s+are|she'?s|he'?s|they'?re)\s+safe\s+now\b
-    | \b(hypothetically|what\s+if|what\s+(should|would|do|can)\s+(i|we|you)\s+do\s+if)\b
-    | \bif\s+(someone|somebody|a\s+\w+)\s+(is|was|were)\b
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
 # Harm told as the past: a danger word in the same clause as one of these is not danger now
 # ("I was locked in a flat in 2021"), and neither is a message the classifier alone took for
 # danger ("he used to beat me but I left").

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 from rasa.shared.nlu.training_data.message import Message
 
 from addons.danger import signals_danger
 from addons.nlu import apply_danger_check
-from tests.helpers import ROOT, nlu_blocks, plain
+from tests.helpers import load_yaml, nlu_blocks, plain
 
 
 @pytest.mark.parametrize(
@@ -116,7 +115,7 @@ def test_danger_words_win_over_a_confident_classifier_without_a_fallback() -> No
     message = _classified("a man fell off the roof and they are leaving him there",
                           [("report_other", 0.99), ("emergency", 0.01)])
     apply_danger_check(message)
-    pipeline = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+    pipeline = load_yaml("config.yml")["pipeline"]
     settings = next(c for c in pipeline if c["name"] == "FallbackClassifier")
     fallback = FallbackClassifier.create(
         {**FallbackClassifier.get_default_config(), **settings},
