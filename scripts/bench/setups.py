@@ -126,6 +126,11 @@ class Setup:
     # stores without counting, to measure what counting costs.
     counting: bool = True
 
+    @property
+    def counts(self) -> bool:
+        """Counts as make run or production do (Rasa's own Redis stores count nothing)."""
+        return self.counting and (self.production or not self.redis)
+
 
 @dataclass
 class Measurement:
@@ -233,7 +238,7 @@ class Bench:
             endpoints = self.endpoints(setup)
             if setup.production:
                 env.update(shared_env or self.production_env(setup))
-            if setup.counting and not (setup.redis and not setup.production):
+            if setup.counts:
                 env["METRICS_PORT"] = str(free_port())  # as make run: the live metrics too
             args = [*RASA_CLI, "run", "--model", str(setup.model), "--port", str(port),
                     "--interface", "127.0.0.1", "--endpoints", str(endpoints),
@@ -315,8 +320,8 @@ class Bench:
             stores=("PostgreSQL tracker + Redis lock (endpoints.production.yml)"
                     if setup.production else
                     "Redis tracker + lock store" if setup.redis else "in memory")
-            + ("" if setup.redis and not setup.production else
-               ", counting" if setup.counting else ", counting off"),
+            + (", counting" if setup.counts else
+               ", counting off" if setup.production or not setup.redis else ""),
             first_answer_s=round(first, 2), peak_rss_mb=round(peak, 1),
             peak_processes=sampler.peak_processes, sequential=sequential,
             concurrent=concurrent, cpu_sequential=cpu_sequential, cpu_concurrent=cpu_concurrent,
