@@ -60,6 +60,10 @@ DANGER = re.compile(
        |waiting\s+(outside|for\s+me)
        |watching\s+(me|us|the\s+house))
     | \bthey\s+(found|caught)\s+(me|us)\b
+    | \b(they|he|she|gang|someone|somebody)(\s+have|\s+has|'?ve)?\s+(found|find)\s+(out\s+)?where\s+
+      (i|we|she|he)\s+(live|lives|am|are|is|stay|stays|sleep)\b
+    | \b(banging|hammering|pounding|kicking|knocking)\s+(on|at)\s+(the|my|our)\s+(front\s+|back\s+)?
+      (door|window)s?\b
     # The people who brought or keep someone, at the door or outside the house.
     | \bwho\s+(brought|took|trafficked|sold|keep|kept|hold|held|own|owned)\s+(me|us|her|him)\b
       (?!\s+in\b)  # not 'took me in'

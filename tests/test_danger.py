@@ -35,7 +35,8 @@ from tests.helpers import load_yaml, nlu_blocks, plain
      "we are hiding in the loft", "he is going to hurt the baby", "they sold her to a man",
      "someone is coming to take me tonight", "she won't wake up", "my brother got crushed",
      "i heard gunshots", "come quick", "pls hurry", "they are coming up the stairs",
-     "the gang who took him is outside our flat", "the woman who kept us is at my door"],
+     "the gang who took him is outside our flat", "the woman who kept us is at my door",
+     "theyve found out where we are staying", "men hammering at the back door shouting"],
 )
 def test_words_of_danger_now_are_caught(text: str) -> None:
     assert signals_danger(text)
@@ -49,7 +50,8 @@ def test_words_of_danger_now_are_caught(text: str) -> None:
      "my phone is about to die", "i saved money for the ticket", "unsure if anyone is in danger",
      "can victims get help if they are here illegally", "he is back at work now",
      "she is coming to the uk next month", "can you help me find the form",
-     "the parcel is at the door now", "the friend who took me in is at the house"],
+     "the parcel is at the door now", "the friend who took me in is at the house",
+     "how do i find where i can get support", "knock on the door of the council"],
 )
 def test_being_kept_or_asking_is_not_danger_now(text: str) -> None:
     assert not signals_danger(text)
