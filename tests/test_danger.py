@@ -36,7 +36,10 @@ from tests.helpers import load_yaml, nlu_blocks, plain
      "someone is coming to take me tonight", "she won't wake up", "my brother got crushed",
      "i heard gunshots", "come quick", "pls hurry", "they are coming up the stairs",
      "the gang who took him is outside our flat", "the woman who kept us is at my door",
-     "theyve found out where we are staying", "men hammering at the back door shouting"],
+     "theyve found out where we are staying", "men hammering at the back door shouting",
+     "he wants to hurt my brother", "two men shoving a lad into the back of a van",
+     "my cousin is being taken", "they say we go out of the country tonight",
+     "need the police asap", "he grabbed me by the throat"],
 )
 def test_words_of_danger_now_are_caught(text: str) -> None:
     assert signals_danger(text)
@@ -51,7 +54,9 @@ def test_words_of_danger_now_are_caught(text: str) -> None:
      "can victims get help if they are here illegally", "he is back at work now",
      "she is coming to the uk next month", "can you help me find the form",
      "the parcel is at the door now", "the friend who took me in is at the house",
-     "how do i find where i can get support", "knock on the door of the council"],
+     "how do i find where i can get support", "knock on the door of the council",
+     "my friend is being taken advantage of at work", "we moved out of the country last year",
+     "should i call the police or the helpline", "they forced us to work in a car wash"],
 )
 def test_being_kept_or_asking_is_not_danger_now(text: str) -> None:
     assert not signals_danger(text)
