@@ -27,7 +27,7 @@ DANGER = re.compile(
     # Held, taken or tied up.
     | \b(held|kept)\s+(captive|hostage|prisoner)\b | \bheld\s+in\s+(a|the)\b
     | \b(hold|holding|held|keep|keeping|kept|lock|locking)\s+(me|us|her|him|them)\s+
-      (here\s+|in\s+(a|the|this)\s+\w+\s+)?since\s+(yesterday|last\s+night|this\s+morning|today)\b
+      (here\s+|in\s+(a|the|this)\s+(\w+\s+){1,3})?since\s+(yesterday|last\s+night|this\s+morning|today)\b
     | \b(abducted|kidnapp?ed|kidnapp?ing|snatched)\b
     | \b(grabbed|took|taken|dragged|pushed|bundled)\b[^.!?]{0,40}\b(into|in)\s+(a|the|their)\s+
       (van|car|vehicle|boot|lorry)\b
