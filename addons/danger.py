@@ -68,6 +68,8 @@ DANGER = re.compile(
        |waiting\s+(outside|for\s+me)
        |watching\s+(me|us|the\s+house))
     | \bthey\s+(found|caught)\s+(me|us)\b
+    | \b(they'?re|they\s+are|he'?s|he\s+is|hes|she'?s|she\s+is)\s+still\s+(here|outside)
+      \s*([.!?,]|$|\band\b)
     | \b(they|he|she|gang|someone|somebody)(\s+have|\s+has|'?ve)?\s+(found|find)\s+(out\s+)?where\s+
       (i|we|she|he)\s+(live|lives|am|are|is|stay|stays|sleep)\b
     | \b(banging|hammering|pounding|kicking|knocking)\s+(on|at)\s+(the|my|our)\s+(front\s+|back\s+)?
@@ -98,6 +100,10 @@ DANGER = re.compile(
       (wake|waking|moving|moved|responding)\b
     | \b(crushed|glassed|gunshots?|shots\s+fired|shank|axe|insulin|drugged)\b
     | \bcaught\s+in\s+(the|a)\s+machine\w*\b | \bhigh\s+(fever|temperature)\b
+    | \b(arm|leg|wrist|nose|jaw|ribs?|hand|fingers?|ankle|collarbone|cheekbone|skull)\s+
+      (is|are|'s|might\s+be|may\s+be|looks?)\s+(broken|broke|fractured|snapped)\b
+    | \b(broke|broken|snapped|fractured)\s+(my|his|her|their)\s+
+      (arm|leg|wrist|nose|jaw|ribs?|hand|fingers?|ankle)\b
     | \b(can'?t|cannot)\s+move\s+(my|his|her)\b
     # A cry for help and nothing else.
     | ^\W*(help\s+(me|us)|come\s+quick(ly)?|(please|pls|plz)?\s*hurry|send\s+(someone|help|police))

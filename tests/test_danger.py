@@ -40,7 +40,8 @@ from tests.helpers import load_yaml, nlu_blocks, plain
      "he wants to hurt my brother", "two men shoving a lad into the back of a van",
      "my cousin is being taken", "they say we go out of the country tonight",
      "need the police asap", "he grabbed me by the throat",
-     "they have kept us in the back room since last night"],
+     "they have kept us in the back room since last night", "his wrist looks broken",
+     "they broke his nose and he is bleeding", "hes still outside"],
 )
 def test_words_of_danger_now_are_caught(text: str) -> None:
     assert signals_danger(text)
@@ -58,7 +59,8 @@ def test_words_of_danger_now_are_caught(text: str) -> None:
      "how do i find where i can get support", "knock on the door of the council",
      "my friend is being taken advantage of at work", "we moved out of the country last year",
      "should i call the police or the helpline", "they forced us to work in a car wash",
-     "they keep me here since 2 years for no money"],
+     "they keep me here since 2 years for no money", "my phone is broken",
+     "he is still here in the uk working for them", "he broke my arm in 2019"],
 )
 def test_being_kept_or_asking_is_not_danger_now(text: str) -> None:
     assert not signals_danger(text)
