@@ -36,7 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from addons.text import MAX_MESSAGE_CHARS, clean_message
-from addons.two_things import Parse, also_asked
+from addons.two_things import Parse, turns
 
 logger = logging.getLogger(__name__)
 
@@ -167,12 +167,10 @@ class TriageRestInput(InputChannel):
             async with _turn(self._gate):
                 # A question beside a story is a turn of its own, after the story's
                 # (addons/two_things.py).
-                question = await also_asked(text, parse) if parse is not None else None
-                for turn in (text, question):
-                    if turn:
-                        await on_new_message(
-                            UserMessage(turn, collector, sender, input_channel=self.name())
-                        )
+                for turn in await turns(text, parse) if parse is not None else (text,):
+                    await on_new_message(
+                        UserMessage(turn, collector, sender, input_channel=self.name())
+                    )
         except CancelledError:
             logger.error("A message timed out before the bot answered.")
         except Exception as error:  # noqa: BLE001 - any failure still gets an answer

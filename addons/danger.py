@@ -32,8 +32,8 @@ DANGER = re.compile(
     | \b(grabbed|took|taken|dragged|pushed|bundled)\b[^.!?]{0,40}\b(into|in)\s+(a|the|their)\s+
       (van|car|vehicle|boot|lorry)\b
     | \b(grabbed|took|snatched|dragged)\b[^.!?]{0,40}\bdrove\s+(off|away)\b
-    | \b(forcing|shoving|pulling|pushing|dragging)\s+[^.!?]{0,25}?\b(into|in)\s+(the\s+back\s+of\s+)?
-      (a|the|their|his)\s+
+    | \b(forcing|shoving|pulling|pushing|dragging)\s+[^.!?]{0,25}?\b(into|in)\s+
+      (the\s+back\s+of\s+)?(a|the|their|his)\s+
       (van|car|vehicle|boot|lorry)\b
     | \bbeing\s+(taken|dragged|snatched)\s*(away|now|right\s+now)?\s*([.!?]|$)
     | \b(leaving|leave|out\s+of)\s+the\s+country\s+(tonight|tomorrow|today|in\s+the\s+morning)\b
@@ -46,7 +46,8 @@ DANGER = re.compile(
     | \b(?!(?:phone|battery|laptop|car|plant|is|are)\b)\w+\s+(is\s+|are\s+)?
       (going\s+to|gonna|will|about\s+to)\s+die\b
     | \b(?!(?:phone|battery|laptop|car|plant)\b)\w+(\s+is|\s+are|'s|'re)\s+dying\b
-    | \b(need|call|get|send)\s+(the\s+)?police\s+(now|quick|quickly|here|asap|urgently|right\s+now)\b
+    | \b(need|call|get|send)\s+(the\s+)?police\s+
+      (now|quick|quickly|here|asap|urgently|right\s+now)\b
     | ^\W*(danger|sos|mayday)\W*$ | \bsos\b | \bsave\s+(me|us)\b(?!\s+(time|money|a\s+seat))
     # Harm to oneself.
     | \b(kill|hurt)\s+myself\b | \bsuicid\w* | \bend\s+(my\s+life|it\s+all)\b
@@ -85,7 +86,8 @@ DANGER = re.compile(
     | \b(going\s+to|gonna|will|'ll)\s+(hurt|kill|stab|rape)\s+
       (me|us|her|him|the\s+(kid|baby|child|little\s+one))\b
     | \b(going\s+to|gonna)\s+do\s+something\s+to\s+(her|him|me|us)\b
-    | \b(want|wants|wanna|trying|tries)\s+(to\s+)?(hurt|kill|stab|beat|rape|cut)\s+(me|us|him|her|them|my)\b
+    | \b(want|wants|wanna|trying|tries)\s+(to\s+)?(hurt|kill|stab|beat|rape|cut)\s+
+      (me|us|him|her|them|my)\b
     | \bby\s+the\s+throat\b | \b(has|got)\s+my\s+throat\b
     | \bmake\s+(me|her|him|us)\s+disappear\b
     # Taken, sold or collected.

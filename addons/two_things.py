@@ -38,6 +38,7 @@ QUESTION_INTENTS = frozenset({
     "labour_exploitation", "ask_nrm", "ask_signs", "ask_resources",
 })
 MIN_STORY_WORDS = 4
+UNCLEAR = "nlu_fallback"
 MIN_QUESTION_CONFIDENCE = 0.6
 
 SENTENCE = re.compile(r"[^.!?]+[.!?]*")
@@ -92,15 +93,32 @@ def _intent(parsed: dict[str, Any]) -> tuple[str, float]:
     return str(intent.get("name")), float(intent.get("confidence") or 0.0)
 
 
-async def also_asked(text: str, parse: Parse) -> str | None:
-    """The question to take as a turn of its own after the story, or None."""
+def story_part(text: str, question: str) -> str:
+    """The message without its question, and without the comma or "and" that joined them."""
+    rest = text.replace(question, " ", 1)
+    rest = re.sub(r"[\s,;:\-–]*\b(?:and|but|so)?[\s,;:\-–]*$", "", rest, flags=re.IGNORECASE)
+    return " ".join(rest.split())
+
+
+async def turns(text: str, parse: Parse) -> tuple[str, ...]:
+    """The turns a message is taken as: itself alone; or, when a question the bot answers
+    is beside a story, the story and then the question. When the whole message is unclear
+    (read as nlu_fallback: the story and the question pull apart), the story is the message
+    without its question, provided that alone reads as a story."""
     question = question_part(text)
     if question is None:
-        return None
+        return (text,)
     whole, _ = _intent(await parse(text))
-    if whole not in STORY_INTENTS:
-        return None
+    if whole in STORY_INTENTS:
+        first = text
+    elif whole == UNCLEAR:
+        first = story_part(text, question)
+        if len(first.split()) < MIN_STORY_WORDS or _intent(await parse(first))[0] \
+                not in STORY_INTENTS:
+            return (text,)
+    else:
+        return (text,)
     intent, confidence = _intent(await parse(question))
     if intent in QUESTION_INTENTS and confidence >= MIN_QUESTION_CONFIDENCE:
-        return question
-    return None
+        return (first, question)
+    return (text,)

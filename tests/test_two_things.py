@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from addons.two_things import also_asked, question_part
+from addons.two_things import question_part, story_part, turns
 
 
 @pytest.mark.parametrize(
@@ -57,9 +57,36 @@ STORY = "theres a girl at the chip shop who never goes home, can i tell someone 
 QUESTION = "can i tell someone anonymously?"
 
 
+STORY_ALONE = "theres a girl at the chip shop who never goes home"
+
+
 def test_a_story_with_a_question_the_bot_answers_is_taken_as_two_turns() -> None:
     parse = _reader({STORY: ("report_other", 0.9), QUESTION: ("report_anonymously", 0.95)})
-    assert asyncio.run(also_asked(STORY, parse)) == QUESTION
+    assert asyncio.run(turns(STORY, parse)) == (STORY, QUESTION)
+
+
+def test_the_story_without_its_question_is_what_is_left_of_the_message() -> None:
+    assert story_part(STORY, QUESTION) == STORY_ALONE
+    assert story_part("my boss has my passport and can i refer myself", "can i refer myself") \
+        == "my boss has my passport"
+    house = "there is a house on my street with lots of men"
+    assert story_part(f"can I report anonymously? {house}", "can I report anonymously?") == house
+
+
+def test_an_unclear_message_whose_story_and_question_are_clear_alone_is_both() -> None:
+    # The story and the question pull the whole message apart (the fallback): the story is
+    # taken without its question, then the question.
+    parse = _reader({STORY: ("nlu_fallback", 0.35), STORY_ALONE: ("report_other", 0.8),
+                     QUESTION: ("report_anonymously", 0.95)})
+    assert asyncio.run(turns(STORY, parse)) == (STORY_ALONE, QUESTION)
+
+
+@pytest.mark.parametrize("alone", [("nlu_fallback", 0.35), ("ask_signs", 0.9),
+                                   ("emergency", 1.0)])
+def test_an_unclear_message_without_a_clear_story_stays_one_turn(alone: tuple[str, float]) -> None:
+    parse = _reader({STORY: ("nlu_fallback", 0.35), STORY_ALONE: alone,
+                     QUESTION: ("report_anonymously", 0.95)})
+    assert asyncio.run(turns(STORY, parse)) == (STORY,)
 
 
 @pytest.mark.parametrize(
@@ -74,10 +101,11 @@ def test_a_story_with_a_question_the_bot_answers_is_taken_as_two_turns() -> None
 def test_otherwise_the_message_is_one_turn(whole: tuple[str, float],
                                            question: tuple[str, float]) -> None:
     parse = _reader({STORY: whole, QUESTION: question})
-    assert asyncio.run(also_asked(STORY, parse)) is None
+    assert asyncio.run(turns(STORY, parse)) == (STORY,)
 
 
 def test_a_message_without_a_question_is_read_once_by_the_bot_only() -> None:
     parse = _reader({})
-    assert asyncio.run(also_asked("my boss has my passport and i work every day", parse)) is None
+    text = "my boss has my passport and i work every day"
+    assert asyncio.run(turns(text, parse)) == (text,)
     assert parse.asked == []
