@@ -135,10 +135,12 @@ test-stories: $(MODEL)
 
 # NLU quality on the held-out messages of tests/nlu (none is a training example:
 # tests/test_heldout.py; partly a development set): fails unless every danger message is
-# recognised and macro F1 is at least 0.95 (scripts/nlu_report.py). Then the report of the
-# fresh set, tests/nlu_fresh, the honest estimate, and how much a place, typos, plain lower case
-# or a role change the model's readings (scripts/robustness.py, results/robustness/): reports,
-# not yet gates (docs/nlu-evaluation.md).
+# recognised and macro F1 is at least 0.95 (scripts/nlu_report.py). Then the fresh set,
+# tests/nlu_fresh, the honest estimate, and how much a place, typos, plain lower case or a role
+# change the model's readings (scripts/robustness.py, results/robustness/): fails unless every
+# danger message of both sets is recognised as it is and in every variant, and each variant
+# agrees with the message as written for at least 97 % of messages. The fresh set's macro F1
+# is reported, not gated: it is under issue 14's 0.95 (docs/nlu-evaluation.md).
 test-nlu: $(MODEL)
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu --out results/nlu-heldout --no-plot
 	$(BIN)/python scripts/nlu_report.py results/nlu-heldout --gate \
@@ -146,7 +148,8 @@ test-nlu: $(MODEL)
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu_fresh --out results/nlu-fresh --no-plot
 	$(BIN)/python scripts/nlu_report.py results/nlu-fresh \
 	  --title "Fresh held-out messages (tests/nlu_fresh)"
-	$(BIN)/python scripts/robustness.py --model $(MODEL) --out results/robustness
+	$(BIN)/python scripts/robustness.py --model $(MODEL) --out results/robustness --gate \
+	  --f1-report-only tests/nlu_fresh
 
 # Per-intent reports (precision, recall, F1, confusions): the held-out messages, then 3-fold
 # cross-validation on the training data. Reports in results/nlu-*/report.md.

@@ -17,7 +17,8 @@ trained model as it is, and in four variants made at a fixed seed:
 For each variant: intent agreement with the unperturbed message, and danger recall (messages
 labelled `emergency` read as emergency). For each set: macro F1 as `rasa test nlu` counts it.
 With --gate it exits 1 unless agreement is at least MIN_AGREEMENT for every variant, danger
-recall is 1.000 for every variant, and macro F1 is at least MIN_MACRO_F1 for every set.
+recall is 1.000 for every variant and every set, and macro F1 is at least MIN_MACRO_F1 for
+every set but those named by --f1-report-only (reported, not gated).
 The report goes to results/robustness/report.md and report.json.
 """
 
@@ -32,7 +33,7 @@ import random
 import re
 import string
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,10 +221,11 @@ def evaluate(model: Path) -> dict[str, Any]:
     return report
 
 
-def gate_failures(report: dict[str, Any]) -> list[str]:
+def gate_failures(report: dict[str, Any], f1_not_gated: Collection[str] = ()) -> list[str]:
+    """What fails the gate. The macro F1 of a set in `f1_not_gated` is reported only."""
     failures = []
     for name, row in report["sets"].items():
-        if row["macro_f1"] < MIN_MACRO_F1:
+        if name not in f1_not_gated and row["macro_f1"] < MIN_MACRO_F1:
             failures.append(f"{name}: macro F1 {row['macro_f1']:.3f} < {MIN_MACRO_F1}")
         if row["danger_recall"] < 1.0:
             failures.append(f"{name}: danger recall {row['danger_recall']:.3f} < 1.000")
@@ -261,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "robustness")
     parser.add_argument("--gate", action="store_true")
+    parser.add_argument("--f1-report-only", action="append", default=[], metavar="SET",
+                        help="a set (tests/nlu_fresh) whose macro F1 is reported, not gated")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.disable(logging.WARNING)
@@ -273,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Report written to {args.out / 'report.md'}")
     if not args.gate:
         return 0
-    failures = gate_failures(report)
+    failures = gate_failures(report, args.f1_report_only)
     for failure in failures:
         print(f"ROBUSTNESS GATE FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -47,3 +47,12 @@ def test_the_gate_fails_below_each_threshold() -> None:
         name = "a" if part == "sets" else "typos"
         bad[part][name][key] = value
         assert len(gate_failures(bad)) == 1, (part, key)
+
+
+def test_a_set_whose_f1_is_reported_only_still_needs_every_danger_message() -> None:
+    report = {"sets": {"fresh": {"macro_f1": 0.8, "danger_recall": 1.0}},
+              "variants": {"typos": {"agreement": 0.97, "danger_recall": 1.0}}}
+    assert len(gate_failures(report)) == 1
+    assert gate_failures(report, ["fresh"]) == []
+    report["sets"]["fresh"]["danger_recall"] = 0.96
+    assert len(gate_failures(report, ["fresh"])) == 1
