@@ -55,8 +55,6 @@ def _reader(readings: dict[str, tuple[str, float]]) -> Any:
 
 STORY = "theres a girl at the chip shop who never goes home, can i tell someone anonymously?"
 QUESTION = "can i tell someone anonymously?"
-
-
 STORY_ALONE = "theres a girl at the chip shop who never goes home"
 
 
