@@ -232,3 +232,19 @@ clean:
 BENCH_ARGS ?=
 bench: $(VENV)/.installed $(SPACY_DIR)/meta.json production-services
 	PG_BIN=$(PG_BIN) REDIS_SERVER=$(REDIS_SERVER) $(BIN)/python -m scripts.bench $(BENCH_ARGS)
+
+# --- Measurement of other intent classifiers ----------------------------------------------
+
+# Not a test: issue 14's comparison of the bot's classifier with a linear SVM, with and without
+# a sentence-embedding model (scripts/classifier_probe.py, docs/nlu-evaluation.md). It needs
+# PyTorch, so it has its own Python 3.11 environment; about 1 GB, built once.
+.PHONY: probe-classifiers
+PROBE_VENV := build/probe-venv
+PROBE_ARGS ?=
+$(PROBE_VENV)/.installed: requirements-probe.txt
+	PYENV_VERSION=$$(pyenv versions --bare | grep -m1 '^3\.11') python3 -m venv $(PROBE_VENV)
+	PIP_FIND_LINKS=$${PIP_FIND_LINKS:-/opt/wheels} $(PROBE_VENV)/bin/pip install -q \
+		-r requirements-probe.txt
+	touch $@
+probe-classifiers: $(PROBE_VENV)/.installed
+	$(PROBE_VENV)/bin/python scripts/classifier_probe.py $(PROBE_ARGS)
