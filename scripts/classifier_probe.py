@@ -3,7 +3,8 @@
 A measurement, not part of the bot or of `make test`: `make probe-classifiers` runs it in a
 virtual environment of its own (build/probe-venv, Python 3.11, PyTorch from the machine's
 wheel), since the sentence-embedding model needs PyTorch, which the bot's Python 3.10
-environment does not have. So it imports nothing from the project and reads the YAML itself.
+environment does not have. So it imports nothing from the project but scripts/nlu_examples.py,
+which needs only PyYAML.
 
 Each classifier is trained on the examples of data/nlu/ (not the stories' texts, and without
 the bot's spelling, masking and danger components) and read on every set:
@@ -23,12 +24,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.nlu_examples import NOT_ENGLISH, read_examples  # noqa: E402
+
 SETS = {
     "tests/nlu": ROOT / "tests" / "nlu",
     "tests/nlu_fresh": ROOT / "tests" / "nlu_fresh",
@@ -42,29 +47,12 @@ MODEL_SHA256 = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
 }
-ENTITY = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
-# Every message of these is another language's: the bot's language check answers them.
-NOT_ENGLISH = {"other_language", "language_unsure"}
 
 
 def read(path: Path) -> tuple[list[str], list[str]]:
-    """The texts and intents of one NLU file or of every file of a folder."""
-    import yaml
-
-    texts: list[str] = []
-    intents: list[str] = []
-    files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
-    for file in files:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        for block in data.get("nlu") or []:
-            if "intent" not in block or block["intent"] in NOT_ENGLISH:
-                continue
-            for line in str(block.get("examples", "")).splitlines():
-                line = line.strip()
-                if line.startswith("- "):
-                    texts.append(ENTITY.sub(r"\1", line[2:]))
-                    intents.append(str(block["intent"]))
-    return texts, intents
+    """The English texts, and their intents, of one NLU file or of every file of a folder."""
+    english = [(intent, text) for intent, text in read_examples(path) if intent not in NOT_ENGLISH]
+    return [text for _, text in english], [intent for intent, _ in english]
 
 
 def macro_f1(gold: list[str], predicted: list[str]) -> float:

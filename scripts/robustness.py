@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import random
-import re
 import string
 import sys
 from collections.abc import Callable, Collection
@@ -42,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.build_spacy_pipeline import read_places  # noqa: E402
+from scripts.nlu_examples import NOT_ENGLISH, read_examples  # noqa: E402
 from scripts.nlu_report import MIN_MACRO_F1  # noqa: E402
 from scripts.serve import DEFAULT_MODEL  # noqa: E402
 
@@ -49,15 +49,12 @@ SETS = {"tests/nlu": ROOT / "tests" / "nlu", "tests/nlu_fresh": ROOT / "tests" /
 MIN_AGREEMENT = 0.97
 DANGER = "emergency"
 SEED = 20261202
-# Messages in another language are the LanguageGate's: its tests cover them.
-NOT_ENGLISH = {"other_language", "language_unsure"}
 # Intents whose messages a variant is not made of, with why in the module docstring.
 NOT_VARIED = {"role": {"inform_nation"}}
 ROLES = ("nurse here, ", "im a council worker, ", "police officer here. ", "social worker here - ",
          "I'm a teacher, ", "GP here, ")
 PLACE_FORMS = ("{message} in {place}", "im in {place}. {message}", "{message} ({place})")
 KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-ENTITY = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 
 @dataclass(frozen=True)
@@ -68,21 +65,8 @@ class Example:
 
 
 def load_examples() -> list[Example]:
-    import yaml
-
-    examples = []
-    for name, folder in SETS.items():
-        for path in sorted(folder.glob("*.yml")):
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            for block in data.get("nlu") or []:
-                if "intent" not in block:
-                    continue
-                for line in str(block.get("examples", "")).splitlines():
-                    line = line.strip()
-                    if line.startswith("- "):
-                        text = ENTITY.sub(r"\1", line[2:])
-                        examples.append(Example(name, str(block["intent"]), text))
-    return examples
+    return [Example(name, intent, text)
+            for name, folder in SETS.items() for intent, text in read_examples(folder)]
 
 
 def _neighbours(letter: str) -> str:
