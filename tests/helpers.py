@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 from rasa_sdk import Tracker
 
+from scripts.nlu_examples import ENTITY
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # A run of digits, possibly in space-separated groups (as UK numbers are written), of three or
@@ -64,13 +66,11 @@ def places_by_nation() -> dict[str, list[str]]:
     return places
 
 
-# Both of Rasa's forms: [Glasgow](uk_place) and [Glasgow]{"entity": "uk_place"}.
-_ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 
 def plain(example: str) -> str:
     """An NLU example without its entity marks: "[Glasgow](uk_place)" -> "Glasgow"."""
-    return _ANNOTATION.sub(r"\1", example)
+    return ENTITY.sub(r"\1", example)
 
 
 def nlu_blocks(folder: str = "data/nlu") -> list[tuple[dict[str, Any], list[str]]]:
