@@ -66,8 +66,6 @@ def places_by_nation() -> dict[str, list[str]]:
     return places
 
 
-
-
 def plain(example: str) -> str:
     """An NLU example without its entity marks: "[Glasgow](uk_place)" -> "Glasgow"."""
     return ENTITY.sub(r"\1", example)
