@@ -8,7 +8,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.domain import Domain
 
+from addons.channel import TriageRestInput
 from addons.two_things import question_part, story_part, turns
 
 
@@ -107,3 +110,29 @@ def test_a_message_without_a_question_is_read_once_by_the_bot_only() -> None:
     text = "my boss has my passport and i work every day"
     assert asyncio.run(turns(text, parse)) == (text,)
     assert parse.asked == []
+
+
+@pytest.mark.parametrize(
+    ("readings", "expected"),
+    [
+        ({STORY: ("report_other", 0.9), QUESTION: ("report_anonymously", 0.95)},
+         [STORY, QUESTION]),
+        ({STORY: ("report_other", 0.9), QUESTION: ("greet", 0.99)}, [STORY]),
+    ],
+)
+def test_the_channel_hands_rasa_each_turn_with_the_reading_already_made(
+        readings: dict[str, tuple[str, float]], expected: list[str]) -> None:
+    # Reading the whole message to find its question must not make Rasa read it again.
+    parse = _reader(readings)
+    handed: list[tuple[str, Any]] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        handed.append((message.text, message.parse_data))
+        assert message.output_channel is not None
+        await message.output_channel.send_text_message(message.sender_id or "", "ok")
+
+    domain = Domain.from_dict({"responses": {}})
+    asyncio.run(TriageRestInput().answer(on_new_message, domain, STORY, "s", parse))
+    assert [text for text, _ in handed] == expected
+    assert [data["intent"]["name"] for _, data in handed] == [readings[t][0] for t in expected]
+    assert sorted(parse.asked) == sorted(set(parse.asked))  # no text read twice
