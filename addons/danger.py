@@ -11,6 +11,9 @@ one tap; a miss could cost a life. Patterns that also describe being kept, not i
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+
+from addons.alternation import WordAlternation
 
 DANGER = re.compile(
     r"""
@@ -116,6 +119,8 @@ DANGER = re.compile(
     """,
     re.IGNORECASE | re.VERBOSE,
 )
+# The same matches, found four times faster (addons/alternation.py).
+DANGER_MATCHES = WordAlternation(DANGER)
 
 
 # The words of the patterns above, for the spelling normaliser (addons/spelling.py): a typo of
@@ -216,10 +221,14 @@ def _in_the_past(text: str, start: int, end: int) -> bool:
     return PAST.search(text[begin:after.start() if after else len(text)]) is not None
 
 
+def _any_live(text: str, matches: Iterable[re.Match[str]]) -> bool:
+    return any(not _negated(text, match.start()) and not _in_the_past(text, *match.span())
+               for match in matches)
+
+
 def signals_danger(text: str) -> bool:
     """Danger words that are not taken back or put in the past in their clause."""
-    return any(not _negated(text, match.start()) and not _in_the_past(text, *match.span())
-               for match in DANGER.finditer(text))
+    return _any_live(text, DANGER_MATCHES.finditer(text))
 
 
 def says_no_danger(text: str) -> bool:
@@ -229,5 +238,5 @@ def says_no_danger(text: str) -> bool:
     if (NO_DANGER.search(text) is not None or PAST.search(text) is not None
             or HABIT.search(text) is not None):
         return True
-    matches = list(DANGER.finditer(text))
-    return bool(matches) and not signals_danger(text)
+    matches = list(DANGER_MATCHES.finditer(text))
+    return bool(matches) and not _any_live(text, matches)
