@@ -24,6 +24,10 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+    CountVectorsFeaturizer,
+)
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.core.constants import SHOULD_NOT_BE_SET
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -42,6 +46,8 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.common import all_subclasses
 
 from addons import speedups
@@ -211,6 +217,7 @@ def test_importing_the_addons_puts_the_speedups_in_place() -> None:
     assert Domain.states_for_tracker_history is speedups._cached_states_for_tracker_history
     assert DialogueStateTracker.copy is speedups._copy_tracker
     assert Domain.is_empty is speedups._is_empty_once
+    assert CountVectorsFeaturizer.process is speedups._process_counting_tokens_when_read
     for module in speedups.COPIES_ONLY_FOR_DEBUG_LOGS:
         assert isinstance(module.copy, speedups._CopyForDebugLogs)
 
@@ -408,3 +415,52 @@ def test_the_domain_answers_whether_it_is_empty_as_rasa_does() -> None:
     assert speedups._is_empty_once(domain) is False  # kept
     empty = Domain.empty()
     assert speedups._is_empty_once(empty) is speedups.ORIGINAL_IS_EMPTY(empty) is True
+
+
+# --- CountVectorsFeaturizer: token counts made when read ------------------------------------
+
+
+def _featurizer(tmp_path: Path, config: dict[str, Any]) -> tuple[Any, WhitespaceTokenizer]:
+    storage: ModelStorage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), "test")
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    examples = [Message(data={"text": text, "intent": intent}) for text, intent in [
+        ("he took my passport", "report_self"), ("my friend works for no pay", "report_other"),
+        ("what are the signs", "ask_signs"), ("can i refer without consent", "nrm_consent"),
+    ]]
+    data = TrainingData(examples)
+    tokenizer.process_training_data(data)
+    featurizer = CountVectorsFeaturizer.create(
+        {**CountVectorsFeaturizer.get_default_config(), **config}, storage,
+        Resource("cvf"), context)
+    featurizer.train(data)
+    return featurizer, tokenizer
+
+
+@pytest.mark.parametrize("config", [{}, {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}])
+def test_count_features_are_rasas_when_read(tmp_path: Path, config: dict[str, Any]) -> None:
+    featurizer, tokenizer = _featurizer(tmp_path, config)
+    texts = ["my boss took my passport", "signs???", "unknownword only", "a"]
+
+    def featurized(process: Any) -> list[list[tuple[Any, ...]]]:
+        messages = [Message(data={"text": text}) for text in texts]
+        tokenizer.process(messages)
+        process(featurizer, messages)
+        return [[(f.type, f.attribute, f.origin, f.is_sparse(), f.features.toarray().tolist())
+                 for f in message.features] for message in messages]
+
+    lazy = featurized(speedups._process_counting_tokens_when_read)
+    rasas = featurized(speedups.ORIGINAL_COUNT_VECTORS_PROCESS)
+    assert lazy == rasas
+    assert any(row for row in lazy)
+
+
+def test_token_counts_are_only_made_when_read(tmp_path: Path) -> None:
+    featurizer, tokenizer = _featurizer(tmp_path, {})
+    message = Message(data={"text": "my boss took my passport"})
+    tokenizer.process([message])
+    speedups._process_counting_tokens_when_read(featurizer, [message])
+    sequence = next(f for f in message.features if f.type == "sequence")
+    assert isinstance(sequence, speedups.LazyFeatures) and sequence._make is not None
+    assert sequence.features.shape[0] == 5  # one row per token, made now
+    assert sequence._make is None
