@@ -486,27 +486,33 @@ def _counts(vectorizer: Any, texts: list[str]) -> Any:
     return matrix.tocoo()
 
 
-def _process_counting_tokens_when_read(
-    self: CountVectorsFeaturizer, messages: list[Message]
-) -> list[Message]:
-    """Rasa's CountVectorsFeaturizer.process (3.6.21), with the sequence features lazy."""
-    if self.vectorizers is None:
-        processed: list[Message] = ORIGINAL_COUNT_VECTORS_PROCESS(self, messages)
-        return processed
-    for message in messages:
-        for attribute in self._attributes:
-            tokens = self._get_processed_message_tokens_by_attribute(message, attribute)
-            vectorizer = self.vectorizers.get(attribute)
-            if not vectorizer or not tokens:
-                continue  # Rasa adds no features then either
-            message.add_features(LazyFeatures(
-                functools.partial(_counts, vectorizer, tokens),
-                FEATURE_TYPE_SEQUENCE, attribute, self._identifier))
-            if attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
-                message.add_features(Features(
-                    _counts(vectorizer, [" ".join(tokens)]),
-                    FEATURE_TYPE_SENTENCE, attribute, self._identifier))
-    return messages
+class _CountingTokensWhenRead(CountVectorsFeaturizer):
+    """Holds the `process` that install() puts in CountVectorsFeaturizer's place. A method, so
+    its `self` has no annotation: Rasa's graph validation reads the annotated parameters of a
+    component's `process` as inputs the graph must provide."""
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Rasa's CountVectorsFeaturizer.process (3.6.21), with the sequence features lazy."""
+        if self.vectorizers is None:
+            processed: list[Message] = ORIGINAL_COUNT_VECTORS_PROCESS(self, messages)
+            return processed
+        for message in messages:
+            for attribute in self._attributes:
+                tokens = self._get_processed_message_tokens_by_attribute(message, attribute)
+                vectorizer = self.vectorizers.get(attribute)
+                if not vectorizer or not tokens:
+                    continue  # Rasa adds no features then either
+                message.add_features(LazyFeatures(
+                    functools.partial(_counts, vectorizer, tokens),
+                    FEATURE_TYPE_SEQUENCE, attribute, self._identifier))
+                if attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
+                    message.add_features(Features(
+                        _counts(vectorizer, [" ".join(tokens)]),
+                        FEATURE_TYPE_SENTENCE, attribute, self._identifier))
+        return messages
+
+
+PROCESS_COUNTING_TOKENS_WHEN_READ = _CountingTokensWhenRead.process
 
 
 def install() -> None:
@@ -522,4 +528,4 @@ def install() -> None:
     for module in COPIES_ONLY_FOR_DEBUG_LOGS:
         module.copy = _CopyForDebugLogs()
     Domain.is_empty = _is_empty_once
-    CountVectorsFeaturizer.process = _process_counting_tokens_when_read
+    CountVectorsFeaturizer.process = PROCESS_COUNTING_TOKENS_WHEN_READ

@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 import rasa.core.processor
+import rasa.engine.validation
+import rasa.shared.utils.io
 import structlog
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema, SchemaNode
+from rasa.engine.recipes.recipe import Recipe
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -46,6 +49,7 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from rasa.shared.data import TrainingType
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.common import all_subclasses
@@ -217,7 +221,7 @@ def test_importing_the_addons_puts_the_speedups_in_place() -> None:
     assert Domain.states_for_tracker_history is speedups._cached_states_for_tracker_history
     assert DialogueStateTracker.copy is speedups._copy_tracker
     assert Domain.is_empty is speedups._is_empty_once
-    assert CountVectorsFeaturizer.process is speedups._process_counting_tokens_when_read
+    assert CountVectorsFeaturizer.process is speedups.PROCESS_COUNTING_TOKENS_WHEN_READ
     for module in speedups.COPIES_ONLY_FOR_DEBUG_LOGS:
         assert isinstance(module.copy, speedups._CopyForDebugLogs)
 
@@ -449,7 +453,7 @@ def test_count_features_are_rasas_when_read(tmp_path: Path, config: dict[str, An
         return [[(f.type, f.attribute, f.origin, f.is_sparse(), f.features.toarray().tolist())
                  for f in message.features] for message in messages]
 
-    lazy = featurized(speedups._process_counting_tokens_when_read)
+    lazy = featurized(speedups.PROCESS_COUNTING_TOKENS_WHEN_READ)
     rasas = featurized(speedups.ORIGINAL_COUNT_VECTORS_PROCESS)
     assert lazy == rasas
     assert any(row for row in lazy)
@@ -459,8 +463,18 @@ def test_token_counts_are_only_made_when_read(tmp_path: Path) -> None:
     featurizer, tokenizer = _featurizer(tmp_path, {})
     message = Message(data={"text": "my boss took my passport"})
     tokenizer.process([message])
-    speedups._process_counting_tokens_when_read(featurizer, [message])
+    speedups.PROCESS_COUNTING_TOKENS_WHEN_READ(featurizer, [message])
     sequence = next(f for f in message.features if f.type == "sequence")
     assert isinstance(sequence, speedups.LazyFeatures) and sequence._make is not None
     assert sequence.features.shape[0] == 5  # one row per token, made now
     assert sequence._make is None
+
+
+def test_rasa_validates_the_bots_pipeline_with_the_speedups_in_place() -> None:
+    # Rasa checks each component's `process` signature before training: a replacement whose
+    # `self` were annotated would be asked for a `self` input and training would stop.
+    config = rasa.shared.utils.io.read_model_configuration(ROOT / "config.yml")
+    recipe = Recipe.recipe_for_name(config.get("recipe"))
+    model = recipe.graph_config_for_recipe(config, {}, training_type=TrainingType.BOTH)
+    assert CountVectorsFeaturizer.process is speedups.PROCESS_COUNTING_TOKENS_WHEN_READ
+    rasa.engine.validation.validate(model)
