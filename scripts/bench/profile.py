@@ -17,6 +17,9 @@ PROFILE_CATEGORIES: tuple[tuple[str, str], ...] = (
      r"[(/](sanic|sanic_routing|sanic_cors)/|asyncio/|uvloop|\((send|http1_response_header|"
      r"connection_task|handle_request|_run_response_middleware|_run_request_middleware):\d+\)"),
     ("REST channel (addons/channel.py, text.py)", r"addons/channel\.py|addons/text\.py"),
+    ("REST channel: a question beside a story (addons/two_things.py)", r"addons/two_things\.py"),
+    ("Responses in the user's language (addons/nlg.py, i18n/)", r"addons/nlg\.py|/i18n/"),
+    ("Counting what the bot did (addons/counting.py, counts.py)", r"addons/count(ing|s)\.py"),
     ("Rasa processor and agent (events, tracker updates)",
      r"rasa/core/processor\.py|rasa/core/agent\.py|rasa/core/channels/"),
     ("Actions: responses, form, custom-action call",
@@ -29,8 +32,12 @@ PROFILE_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("NLU: SpacyNLP (spaCy pipeline)", r"rasa/nlu/utils/spacy_utils\.py"),
     ("NLU: SpacyTokenizer", r"rasa/nlu/tokenizers/"),
     ("NLU: LexicalSyntacticFeaturizer", r"lexical_syntactic_featurizer\.py"),
-    ("NLU: CountVectorsFeaturizer (words and char n-grams)", r"count_vectors_featurizer\.py"),
+    # Its process is addons/speedups.py's (token counts made when read).
+    ("NLU: CountVectorsFeaturizer (words and char n-grams)",
+     r"count_vectors_featurizer\.py|(process|_counts) \([^)]*addons/speedups\.py"),
     ("NLU: DIETClassifier (TensorFlow)", r"diet_classifier\.py"),
+    ("NLU: SpellingNormaliser (addons/spelling.py)", r"addons/spelling\.py"),
+    ("NLU: EntityMasker (addons/masking.py)", r"addons/masking\.py"),
     ("NLU: LanguageGate (addons/nlu.py)", r"apply_language_check|addons/language\.py"),
     ("NLU: DangerGate (addons/nlu.py)", r"apply_danger_check|addons/danger\.py"),
     ("NLU: SpacyEntityExtractor", r"spacy_entity_extractor\.py"),
