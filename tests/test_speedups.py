@@ -444,7 +444,9 @@ def _featurizer(tmp_path: Path, config: dict[str, Any]) -> tuple[Any, Whitespace
 @pytest.mark.parametrize("config", [{}, {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}])
 def test_count_features_are_rasas_when_read(tmp_path: Path, config: dict[str, Any]) -> None:
     featurizer, tokenizer = _featurizer(tmp_path, config)
-    texts = ["my boss took my passport", "signs???", "unknownword only", "a"]
+    texts = ["my boss took my passport", "signs???", "unknownword only", "a",
+             "My BOSS took\tmy  passport, my boss!", "İstanbul Ωmega naïve café 08000 121 700",
+             "pay pay pay pay no pay", "x" * 300, "__place__ my friend works for no pay"]
 
     def featurized(process: Any) -> list[list[tuple[Any, ...]]]:
         messages = [Message(data={"text": text}) for text in texts]
@@ -454,8 +456,10 @@ def test_count_features_are_rasas_when_read(tmp_path: Path, config: dict[str, An
                  for f in message.features] for message in messages]
 
     lazy = featurized(speedups.PROCESS_COUNTING_TOKENS_WHEN_READ)
+    remembered = featurized(speedups.PROCESS_COUNTING_TOKENS_WHEN_READ)  # words counted before
     rasas = featurized(speedups.ORIGINAL_COUNT_VECTORS_PROCESS)
     assert lazy == rasas
+    assert remembered == rasas
     assert any(row for row in lazy)
 
 
@@ -478,3 +482,27 @@ def test_rasa_validates_the_bots_pipeline_with_the_speedups_in_place() -> None:
     model = recipe.graph_config_for_recipe(config, {}, training_type=TrainingType.BOTH)
     assert CountVectorsFeaturizer.process is speedups.PROCESS_COUNTING_TOKENS_WHEN_READ
     rasa.engine.validation.validate(model)
+
+
+@pytest.mark.parametrize("config", [{}, {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}])
+def test_a_message_counted_word_by_word_is_counted_as_rasa_counts_it(
+        tmp_path: Path, config: dict[str, Any]) -> None:
+    featurizer, _ = _featurizer(tmp_path, config)
+    vectorizer = featurizer.vectorizers["text"]
+    assert speedups.WordCounts.applies_to(vectorizer)
+    words = speedups.WordCounts(vectorizer)
+    rng = random.Random(7)
+    pieces = ["my", "boss", "took", "passport", "PAY", "no", "friend", "??", "a", "Ωmega",
+              "unknown", "works", "for", "\t", "  ", "\n", "café"]
+    for _ in range(300):
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        mine, rasas = words.of_text(text), speedups._counts(vectorizer, [text])
+        assert mine.shape == rasas.shape and mine.dtype == rasas.dtype
+        assert mine.col.tolist() == rasas.col.tolist()
+        assert mine.data.tolist() == rasas.data.tolist()
+
+
+def test_word_counts_apply_only_where_words_add_up(tmp_path: Path) -> None:
+    featurizer, _ = _featurizer(tmp_path, {"analyzer": "word", "min_ngram": 1, "max_ngram": 2})
+    # "took my" is a feature of the whole message and of no word alone
+    assert not speedups.WordCounts.applies_to(featurizer.vectorizers["text"])
