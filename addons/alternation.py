@@ -117,15 +117,15 @@ class WordAlternation:
         count = len(top[0][1][1]) if len(top) == 1 and top[0][0] is C.BRANCH else 1
         if count != len(sources):
             raise ValueError(f"found {len(sources)} alternatives, sre has {count}")
-        self.pattern = pattern
         self.alternatives = [re.compile(source, pattern.flags) for source in sources]
-        self.at_start: list[int] = []  # the `^` alternatives: only at the text's start
-        self.at_words: list[int] = []  # the others: at word starts
+        # Every alternative starts at the text's start (`^`: tried there only, with all the
+        # others) or at a word boundary (`self.at_words`), else it was refused.
+        self.everything = list(range(len(self.alternatives)))
+        self.at_words: list[int] = []
         letters_of: dict[int, set[str]] = {}
         for index, alternative in enumerate(self.alternatives):
             items: list[Any] = list(sre_parse.parse(alternative.pattern, alternative.flags).data)
             if _starts_at_text_start(items):
-                self.at_start.append(index)
                 continue
             if not items or items[0] != (C.AT, C.AT_BOUNDARY):
                 raise ValueError(f"alternative {index} does not start with \\b or ^")
@@ -134,15 +134,13 @@ class WordAlternation:
                 raise ValueError(f"alternative {index} may start with any character")
             self.at_words.append(index)
             letters_of[index] = letters
-        any_word = [i for i in self.at_words if ANY_WORD in letters_of[i]]
+        self.any_word = [i for i in self.at_words if ANY_WORD in letters_of[i]]
         all_letters = {c for letters in letters_of.values() for c in letters} - {ANY_WORD}
         self.by_letter: dict[str, list[int]] = {
             letter: [i for i in self.at_words
                      if letter in letters_of[i] or ANY_WORD in letters_of[i]]
             for letter in all_letters
         }
-        self.any_word = any_word
-        self.everything = sorted(self.at_start + self.at_words)
         # Where a match can start: a word, or a character some alternative starts with
         # after its \b ("he'll kill her": `\b'll` starts at the apostrophe).
         others = sorted(c for c in all_letters if not re.fullmatch(r"\w", c))
