@@ -543,12 +543,11 @@ _WORD_COUNTS = "_triage_word_counts"
 def _sentence_counts(vectorizer: Any, tokens: list[str]) -> Any:
     """The whole message's counts, as Rasa's featurizer makes them."""
     text = " ".join(tokens)
-    if not WordCounts.applies_to(vectorizer):
-        return _counts(vectorizer, [text])
-    words = vectorizer.__dict__.get(_WORD_COUNTS)
-    if words is None:
-        words = vectorizer.__dict__[_WORD_COUNTS] = WordCounts(vectorizer)
-    return words.of_text(text)
+    if _WORD_COUNTS not in vectorizer.__dict__:  # decided once per vectorizer
+        vectorizer.__dict__[_WORD_COUNTS] = (
+            WordCounts(vectorizer) if WordCounts.applies_to(vectorizer) else None)
+    words: WordCounts | None = vectorizer.__dict__[_WORD_COUNTS]
+    return _counts(vectorizer, [text]) if words is None else words.of_text(text)
 
 
 class _CountingTokensWhenRead(CountVectorsFeaturizer):
